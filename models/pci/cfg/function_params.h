@@ -1,0 +1,90 @@
+// Hardware parameters of one PCI function: what a board designer fixes in silicon and firmware.
+// The models build their config space from this (build_config_space); platform descriptions carry it.
+// Pure data, no SystemC.
+#pragma once
+#include "sim/core/types.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iommusim::pci {
+
+enum class function_kind {
+    host_bridge,        // type 0 header, class 0x0600, on a root bus, no PCIe capability (as on q35)
+    root_port,          // type 1, PCIe Root Port
+    switch_upstream,    // type 1, PCIe Switch Upstream Port
+    switch_downstream,  // type 1, PCIe Switch Downstream Port
+    pcie_to_pci_bridge, // type 1, PCI_EXP_TYPE_PCI_BRIDGE
+    pci_to_pcie_bridge, // type 1, PCI_EXP_TYPE_PCIE_BRIDGE ("reverse" bridge)
+    pci_bridge,         // type 1, conventional PCI-to-PCI bridge, no PCIe capability
+    endpoint,           // type 0, PCIe Endpoint
+    legacy_endpoint,    // type 0, PCIe Legacy Endpoint
+    rc_endpoint,        // type 0, Root Complex Integrated Endpoint
+    rc_event_collector, // type 0, Root Complex Event Collector
+    pci_endpoint,       // type 0, conventional PCI function (no PCIe capability)
+    captured,           // config space taken verbatim from captured bytes (lspci -xxxx)
+};
+
+const char* to_string(function_kind k);
+std::optional<function_kind> function_kind_from_string(const std::string& s);
+bool is_bridge(function_kind k);    // type 1 header
+bool is_pcie(function_kind k);      // has a PCI Express capability
+
+struct bar_params {
+    unsigned index = 0;           // BAR number 0..5 (0..1 on a type 1 header)
+    u64 size = 0;                 // bytes, power of two (>= 16 for memory, >= 4 for I/O)
+    bool io = false;
+    bool mem64 = false;           // takes index and index+1
+    bool prefetchable = false;
+};
+
+struct acs_params {
+    u16 cap = 0;                  // ACS Capability register: SV TB RR CR UF EC DT as advertised
+    u16 ctrl = 0;                 // Control register as firmware left it (the kernel may enable more)
+    u8 egress_bits = 0;           // egress control vector size, when EC is advertised
+};
+
+struct msi_params {
+    unsigned vectors = 1;         // 1, 2, 4, 8, 16 or 32 (Multiple Message Capable)
+    bool addr64 = true;
+    bool per_vector_mask = false;
+};
+
+struct msix_params {
+    unsigned table_size = 1;      // entries, 1..2048
+    unsigned table_bar = 0;
+    u32 table_offset = 0;
+    unsigned pba_bar = 0;
+    u32 pba_offset = 0x800;
+};
+
+struct function_params {
+    function_kind kind = function_kind::endpoint;
+    u16 vendor_id = 0x1b36, device_id = 0x0001;
+    u16 subsystem_vendor_id = 0, subsystem_id = 0;
+    u32 class_code = 0xff0000;    // 24-bit: base class, subclass, programming interface
+    u8 revision = 0;
+    bool multifunction = false;   // header type bit 7 (the builder sets it on function 0 of a shared slot)
+    u8 interrupt_pin = 0;         // 0 none, 1..4 INTA..INTD
+
+    std::vector<bar_params> bars;
+    std::optional<acs_params> acs;
+    std::optional<msi_params> msi;
+    std::optional<msix_params> msix;
+    bool power_management = true;
+    bool ats = false, pasid = false, pri = false;
+
+    // Intel PCH LPC bridge (00:1f.0): Root Complex Base Address register at config 0xf0 as firmware
+    // set it (bit 0 = enable). The chipset model decodes RCBA MMIO (BSPR, UPDCR) when present.
+    std::optional<u32> rcba;
+
+    // Firmware-assigned bus numbers of a bridge (a real machine's dump); unset means firmware left the
+    // bridge unconfigured and the kernel numbers it.
+    std::optional<u8> primary_bus, secondary_bus, subordinate_bus;
+
+    // Captured config space (kind == captured): 256 or 4096 bytes, used verbatim.
+    std::vector<u8> config;
+};
+
+} // namespace iommusim::pci

@@ -1,0 +1,14 @@
+#include "platforms/desc/platform_desc.h"
+
+namespace iommusim::platforms {
+
+const char* to_string(iommu_kind k) {
+    switch (k) {
+    case iommu_kind::none: return "none";
+    case iommu_kind::intel_vtd: return "intel";
+    case iommu_kind::amd_vi: return "amd";
+    }
+    return "?";
+}
+
+} // namespace iommusim::platforms

@@ -1,0 +1,41 @@
+// A platform as a description: the PCI tree (root buses, functions, what sits behind each bridge) and what
+// the firmware tells the kernel (IOMMU tables, root-bus apertures). Produced by the JSON platform loader
+// and by the lspci importer; consumed by the SystemC builder. Pure data, no SystemC.
+#pragma once
+#include "models/pci/cfg/function_params.h"
+#include "sim/core/types.h"
+
+#include <string>
+#include <vector>
+
+namespace iommusim::platforms {
+
+struct function_desc {
+    std::string where;          // origin for messages: JSON path ("/root_buses/0/devices/2") or "line 17"
+    std::string name;           // user's label, e.g. "dgpu"; may be empty
+    u8 devfn = 0;               // slot << 3 | function on the parent bus
+    pci::function_params params;
+    std::vector<function_desc> children; // functions on the secondary bus (bridges only)
+};
+
+struct root_bus_desc {
+    std::string where;
+    u16 segment = 0;
+    u8 bus = 0;                 // first bus number of this host bridge
+    u8 bus_end = 0xff;          // last bus number the host bridge decodes (ACPI _CRS bus range)
+    std::vector<function_desc> functions;
+};
+
+enum class iommu_kind { none, intel_vtd, amd_vi };
+const char* to_string(iommu_kind k);
+
+struct platform_desc {
+    std::string source;         // file it came from, for messages
+    std::string name;
+    std::string description;
+    iommu_kind iommu = iommu_kind::intel_vtd; // which IOMMU the firmware (DMAR/IVRS) describes
+    std::vector<root_bus_desc> root_buses;
+    std::vector<std::string> notes;           // importer remarks: what could not be decided, assumptions
+};
+
+} // namespace iommusim::platforms
