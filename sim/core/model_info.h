@@ -19,8 +19,9 @@ struct model_info {
     std::vector<param_info> params;
 };
 
-// Registry of everything `describe` can print. Models register through a static model_registrar in
-// their source file.
+// Registry of everything `describe` can print. Each layer exposes a function returning its model_info
+// list and the CLI adds them explicitly (static self-registration would be dropped by the linker when
+// the object file sits unreferenced in a static library).
 class model_registry {
 public:
     static model_registry& instance();
@@ -30,10 +31,6 @@ public:
 
 private:
     std::vector<model_info> m_models;
-};
-
-struct model_registrar {
-    explicit model_registrar(model_info info) { model_registry::instance().add(std::move(info)); }
 };
 
 } // namespace iommusim
