@@ -1,0 +1,497 @@
+#include "platforms/desc/platform_loader.h"
+
+#include "models/pci/cfg/pci_regs.h"
+#include "platforms/desc/json_fields.h"
+#include "platforms/desc/platform_check.h"
+#include "sim/core/bdf.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace iommusim::platforms {
+
+using pci::function_kind;
+using nlohmann::json;
+
+namespace {
+
+// Defaults when a device leaves out its IDs or class: QEMU's devices of that kind, so a quick test
+// platform looks like a VM rather than matching a real vendor's quirk by accident.
+struct kind_defaults { function_kind kind; u16 vendor, device; u32 class_code; };
+constexpr kind_defaults k_defaults[] = {
+    {function_kind::host_bridge, 0x8086, 0x29c0, 0x060000},        // q35 host bridge
+    {function_kind::root_port, 0x1b36, 0x000c, 0x060400},          // pcie-root-port
+    {function_kind::switch_upstream, 0x104c, 0x8232, 0x060400},    // x3130-upstream
+    {function_kind::switch_downstream, 0x104c, 0x8233, 0x060400},  // xio3130-downstream
+    {function_kind::pcie_to_pci_bridge, 0x1b36, 0x000e, 0x060400}, // pcie-pci-bridge
+    {function_kind::pci_to_pcie_bridge, 0x1b36, 0x000e, 0x060400},
+    {function_kind::pci_bridge, 0x1b36, 0x0001, 0x060400},         // pci-bridge
+    {function_kind::endpoint, 0x1b36, 0x0005, 0xff0000},           // pci-testdev, unclassified
+    {function_kind::legacy_endpoint, 0x1b36, 0x0005, 0xff0000},
+    {function_kind::rc_endpoint, 0x1b36, 0x0005, 0xff0000},
+    {function_kind::rc_event_collector, 0x1b36, 0x0005, 0x080700}, // class: root complex event collector
+    {function_kind::pci_endpoint, 0x1b36, 0x0005, 0xff0000},
+};
+
+const kind_defaults& defaults_for(function_kind k) {
+    for (const auto& d : k_defaults)
+        if (d.kind == k) return d;
+    return k_defaults[7];
+}
+
+struct acs_flag { const char* short_name; const char* lspci_name; u16 bit; };
+constexpr acs_flag k_acs_flags[] = {
+    {"SV", "SrcValid", pci::PCI_ACS_SV}, {"TB", "TransBlk", pci::PCI_ACS_TB},
+    {"RR", "ReqRedir", pci::PCI_ACS_RR}, {"CR", "CmpltRedir", pci::PCI_ACS_CR},
+    {"UF", "UpstreamFwd", pci::PCI_ACS_UF}, {"EC", "EgressCtrl", pci::PCI_ACS_EC},
+    {"DT", "DirectTrans", pci::PCI_ACS_DT},
+};
+
+bool is_pow2(u64 v) { return v && !(v & (v - 1)); }
+
+class loader {
+public:
+    loader(std::string source) : m_in(std::move(source)) {}
+
+    platform_desc load(const json& j, const std::string& root) {
+        m_in.check_members(j, root, {"$schema", "name", "description", "comment", "iommu", "root_buses"});
+        platform_desc p;
+        p.source = m_in.file();
+        if (j.contains("name")) p.name = m_in.get_string(j["name"], json_ptr(root, "name"));
+        else p.name = std::filesystem::path(m_in.file()).stem().string();
+        if (j.contains("description")) p.description = m_in.get_string(j["description"], json_ptr(root, "description"));
+        if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(root, "comment"));
+        if (j.contains("iommu")) {
+            std::string ptr = json_ptr(root, "iommu"), s = m_in.get_string(j["iommu"], ptr);
+            if (s == "intel") p.iommu = iommu_kind::intel_vtd;
+            else if (s == "amd") p.iommu = iommu_kind::amd_vi;
+            else if (s == "none") p.iommu = iommu_kind::none;
+            else m_in.fail(ptr, "iommu must be \"intel\", \"amd\" or \"none\", got \"" + s.substr(0, 40) + "\"");
+        }
+        std::string rb_ptr = json_ptr(root, "root_buses");
+        if (!j.contains("root_buses")) m_in.fail(root, "missing required field \"root_buses\"");
+        const json& rbs = j["root_buses"];
+        if (!rbs.is_array()) m_in.fail(rb_ptr, std::string("expected an array, got ") + json_type_name(rbs));
+        if (rbs.empty()) m_in.fail(rb_ptr, "a platform needs at least one root bus");
+        for (size_t i = 0; i < rbs.size(); ++i) p.root_buses.push_back(root_bus(rbs[i], json_ptr(rb_ptr, i)));
+        default_bus_ends(p);
+        check_platform(p);
+        return p;
+    }
+
+private:
+    root_bus_desc root_bus(const json& j, const std::string& ptr) {
+        m_in.check_members(j, ptr, {"segment", "bus", "bus_end", "devices", "name", "comment"});
+        root_bus_desc rb;
+        rb.where = ptr;
+        if (j.contains("segment")) rb.segment = u16(m_in.get_uint(j["segment"], json_ptr(ptr, "segment"), 0xffff));
+        if (j.contains("bus")) rb.bus = u8(m_in.get_uint(j["bus"], json_ptr(ptr, "bus"), 0xff));
+        if (j.contains("bus_end")) {
+            rb.bus_end = u8(m_in.get_uint(j["bus_end"], json_ptr(ptr, "bus_end"), 0xff));
+            m_explicit_end.insert(ptr);
+        }
+        if (j.contains("name")) m_in.get_string(j["name"], json_ptr(ptr, "name"));
+        if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(ptr, "comment"));
+        if (!j.contains("devices")) m_in.fail(ptr, "missing required field \"devices\"");
+        rb.functions = function_list(j["devices"], json_ptr(ptr, "devices"), 1);
+        return rb;
+    }
+
+    // bus_end defaults to just below the next root bus of the same segment (as ACPI _CRS ranges of
+    // several host bridges split the bus space), else 0xff.
+    void default_bus_ends(platform_desc& p) {
+        for (auto& rb : p.root_buses) {
+            if (m_explicit_end.count(rb.where)) continue;
+            unsigned end = 0xff;
+            for (const auto& other : p.root_buses)
+                if (other.segment == rb.segment && other.bus > rb.bus) end = std::min<unsigned>(end, other.bus - 1u);
+            rb.bus_end = u8(end);
+        }
+    }
+
+    std::vector<function_desc> function_list(const json& j, const std::string& ptr, unsigned depth) {
+        if (!j.is_array()) m_in.fail(ptr, std::string("expected an array of devices, got ") + json_type_name(j));
+        if (depth > max_bus_depth)
+            m_in.fail(ptr, "devices nested deeper than " + std::to_string(max_bus_depth) + " buses");
+        std::vector<function_desc> out;
+        std::set<size_t> explicit_mf;
+        for (size_t i = 0; i < j.size(); ++i) {
+            out.push_back(function(j[i], json_ptr(ptr, i), depth));
+            if (j[i].contains("multifunction")) explicit_mf.insert(i);
+        }
+        // A slot with several functions has the multifunction bit (on every function, as real devices do)
+        // unless the user said otherwise; the checker then reports a function 0 without it.
+        std::map<unsigned, unsigned> per_slot;
+        for (const auto& f : out) per_slot[pci_slot(f.devfn)]++;
+        for (size_t i = 0; i < out.size(); ++i)
+            if (per_slot[pci_slot(out[i].devfn)] > 1 && !explicit_mf.count(i)) out[i].params.multifunction = true;
+        return out;
+    }
+
+    u8 address(const json& j, const std::string& ptr) {
+        if (j.contains("addr")) {
+            std::string aptr = json_ptr(ptr, "addr");
+            if (j.contains("slot") || j.contains("function"))
+                m_in.fail(aptr, "give either \"addr\" or \"slot\"/\"function\", not both");
+            std::string s = m_in.get_string(j["addr"], aptr);
+            // "1c.0": slot in hex as Linux prints it, function 0-7.
+            size_t dot = s.find('.');
+            auto bad = [&] { m_in.fail(aptr, "expected slot.function such as \"1c.0\" (slot in hex), got \"" + s.substr(0, 40) + "\""); };
+            if (dot == std::string::npos || dot == 0 || dot > 2 || s.size() != dot + 2) bad();
+            unsigned slot = 0;
+            for (size_t i = 0; i < dot; ++i) {
+                char c = char(std::tolower(static_cast<unsigned char>(s[i])));
+                if (!std::isxdigit(static_cast<unsigned char>(c))) bad();
+                slot = slot * 16 + unsigned(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : c - 'a' + 10);
+            }
+            if (!std::isdigit(static_cast<unsigned char>(s[dot + 1]))) bad();
+            unsigned fn = unsigned(s[dot + 1] - '0');
+            if (slot > 31) m_in.fail(aptr, "slot " + s.substr(0, dot) + " is out of range (00-1f)");
+            if (fn > 7) m_in.fail(aptr, "function " + std::to_string(fn) + " is out of range (0-7)");
+            return pci_devfn(slot, fn);
+        }
+        if (!j.contains("slot")) m_in.fail(ptr, "missing the device address: \"addr\": \"1c.0\" or \"slot\" (+ \"function\")");
+        unsigned slot = unsigned(m_in.get_uint(j["slot"], json_ptr(ptr, "slot"), 31));
+        unsigned fn = j.contains("function") ? unsigned(m_in.get_uint(j["function"], json_ptr(ptr, "function"), 7)) : 0;
+        return pci_devfn(slot, fn);
+    }
+
+    function_kind kind(const json& j, const std::string& ptr) {
+        if (!j.contains("kind")) m_in.fail(ptr, "missing required field \"kind\"");
+        std::string kptr = json_ptr(ptr, "kind"), s = m_in.get_string(j["kind"], kptr);
+        if (auto k = pci::function_kind_from_string(s)) return *k;
+        std::string msg = "unknown kind \"" + s.substr(0, 40) + "\"";
+        auto near = closest_name(s, {"host_bridge", "root_port", "switch_upstream", "switch_downstream",
+                                     "pcie_to_pci_bridge", "pci_to_pcie_bridge", "pci_bridge", "endpoint",
+                                     "legacy_endpoint", "rc_endpoint", "rc_event_collector", "pci_endpoint", "captured"});
+        m_in.fail(kptr, msg + (near ? "; did you mean \"" + *near + "\"?" : "; see docs/platform-format.md for the list"));
+    }
+
+    function_desc function(const json& j, const std::string& ptr, unsigned depth) {
+        m_in.check_members(j, ptr, {"addr", "slot", "function", "kind", "name", "comment", "vendor", "device", "class",
+                                    "revision", "subsystem", "multifunction", "interrupt_pin", "acs", "msi", "msix",
+                                    "pm", "ats", "pasid", "pri", "bars", "rcba", "bus_numbers", "children", "config"});
+        function_desc f;
+        f.where = ptr;
+        f.params.kind = kind(j, ptr);
+        f.devfn = address(j, ptr);
+        if (j.contains("name")) f.name = m_in.get_string(j["name"], json_ptr(ptr, "name"));
+        if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(ptr, "comment"));
+        if (f.params.kind == function_kind::captured) captured_function(j, ptr, f);
+        else described_function(j, ptr, f);
+        bool bridge = desc_is_bridge(f);
+        if (j.contains("bus_numbers")) {
+            if (!bridge) m_in.fail(json_ptr(ptr, "bus_numbers"), "bus_numbers belong to bridges only");
+            if (f.params.kind != function_kind::captured) bus_numbers(j["bus_numbers"], json_ptr(ptr, "bus_numbers"), f.params);
+            else m_in.fail(json_ptr(ptr, "bus_numbers"), "a captured bridge takes its bus numbers from its config bytes");
+        }
+        if (j.contains("children")) {
+            std::string cptr = json_ptr(ptr, "children");
+            if (!bridge)
+                m_in.fail(cptr, std::string("only bridges have children; a ") + pci::to_string(f.params.kind) + " has no secondary bus");
+            f.children = function_list(j["children"], cptr, depth + 1);
+        }
+        return f;
+    }
+
+    void captured_function(const json& j, const std::string& ptr, function_desc& f) {
+        for (const char* k : {"vendor", "device", "class", "revision", "subsystem", "multifunction", "interrupt_pin",
+                              "acs", "msi", "msix", "pm", "ats", "pasid", "pri", "bars", "rcba"})
+            if (j.contains(k))
+                m_in.fail(json_ptr(ptr, k), std::string("a captured function takes \"") + k + "\" from its config bytes; remove it");
+        std::string cptr = json_ptr(ptr, "config");
+        if (!j.contains("config")) m_in.fail(ptr, "a captured function needs \"config\": its config space as hex");
+        std::string s = m_in.get_string(j["config"], cptr);
+        std::vector<u8> bytes;
+        int hi = -1;
+        for (char c : s) {
+            if (std::isspace(static_cast<unsigned char>(c))) continue;
+            if (!std::isxdigit(static_cast<unsigned char>(c))) m_in.fail(cptr, std::string("non-hex character '") + c + "' in config");
+            int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+            if (hi < 0) hi = d;
+            else bytes.push_back(u8(hi << 4 | d)), hi = -1;
+            if (bytes.size() > pci::PCI_CFG_SPACE_EXP_SIZE) break;
+        }
+        if (hi >= 0) m_in.fail(cptr, "odd number of hex digits in config");
+        if (bytes.size() != 64 && bytes.size() != pci::PCI_CFG_SPACE_SIZE && bytes.size() != pci::PCI_CFG_SPACE_EXP_SIZE)
+            m_in.fail(cptr, "config must hold 64, 256 or 4096 bytes, got " + std::to_string(bytes.size()));
+        if (bytes.size() == 64) bytes.resize(pci::PCI_CFG_SPACE_SIZE, 0);
+        f.params.config = std::move(bytes);
+        f.params.vendor_id = u16(f.params.config[0] | f.params.config[1] << 8);
+        f.params.device_id = u16(f.params.config[2] | f.params.config[3] << 8);
+    }
+
+    void described_function(const json& j, const std::string& ptr, function_desc& f) {
+        auto& pp = f.params;
+        const auto& d = defaults_for(pp.kind);
+        bool pcie = pci::is_pcie(pp.kind), bridge = pci::is_bridge(pp.kind);
+        pp.vendor_id = d.vendor, pp.device_id = d.device, pp.class_code = d.class_code;
+        if (j.contains("vendor")) pp.vendor_id = u16(m_in.get_hex_id(j["vendor"], json_ptr(ptr, "vendor"), 0xfffe));
+        if (j.contains("device")) pp.device_id = u16(m_in.get_hex_id(j["device"], json_ptr(ptr, "device"), 0xffff));
+        if (j.contains("class")) pp.class_code = u32(m_in.get_hex_id(j["class"], json_ptr(ptr, "class"), 0xffffff));
+        if (j.contains("revision")) pp.revision = u8(m_in.get_uint(j["revision"], json_ptr(ptr, "revision"), 0xff));
+        if (j.contains("subsystem")) subsystem(j["subsystem"], json_ptr(ptr, "subsystem"), pp);
+        if (j.contains("multifunction")) pp.multifunction = m_in.get_bool(j["multifunction"], json_ptr(ptr, "multifunction"));
+        if (j.contains("interrupt_pin")) pp.interrupt_pin = interrupt_pin(j["interrupt_pin"], json_ptr(ptr, "interrupt_pin"));
+        if (j.contains("pm")) pp.power_management = m_in.get_bool(j["pm"], json_ptr(ptr, "pm"));
+        for (const char* k : {"acs", "ats", "pasid", "pri"})
+            if (j.contains(k) && !pcie)
+                m_in.fail(json_ptr(ptr, k), std::string("\"") + k + "\" is a PCI Express extended capability; a " +
+                          pci::to_string(pp.kind) + " has no PCIe capability");
+        if (j.contains("acs")) pp.acs = acs(j["acs"], json_ptr(ptr, "acs"));
+        if (j.contains("ats")) pp.ats = m_in.get_bool(j["ats"], json_ptr(ptr, "ats"));
+        if (j.contains("pasid")) pp.pasid = m_in.get_bool(j["pasid"], json_ptr(ptr, "pasid"));
+        if (j.contains("pri")) pp.pri = m_in.get_bool(j["pri"], json_ptr(ptr, "pri"));
+        if (pp.pri && !pp.ats) m_in.fail(json_ptr(ptr, "pri"), "PRI needs ATS (\"ats\": true)");
+        if (j.contains("bars")) bars(j["bars"], json_ptr(ptr, "bars"), pp, bridge);
+        if (j.contains("msi")) msi(j["msi"], json_ptr(ptr, "msi"), pp);
+        if (j.contains("msix")) msix(j["msix"], json_ptr(ptr, "msix"), pp);
+        if (j.contains("rcba")) {
+            if (bridge) m_in.fail(json_ptr(ptr, "rcba"), "rcba is a register of the Intel PCH LPC function, not of a bridge");
+            pp.rcba = u32(m_in.get_hex_id(j["rcba"], json_ptr(ptr, "rcba"), 0xffffffff));
+        }
+    }
+
+    void subsystem(const json& v, const std::string& ptr, pci::function_params& pp) {
+        if (v.is_string()) {  // lspci's "1af4:1100"
+            const std::string& s = v.get_ref<const std::string&>();
+            unsigned a = 0, b = 0;
+            char tail = 0;
+            if (s.size() != 9 || std::sscanf(s.c_str(), "%4x:%4x%c", &a, &b, &tail) != 2 || !std::isxdigit(static_cast<unsigned char>(s[0])))
+                m_in.fail(ptr, "expected \"vvvv:dddd\" in hex (as lspci prints it) or {\"vendor\", \"device\"}");
+            pp.subsystem_vendor_id = u16(a), pp.subsystem_id = u16(b);
+            return;
+        }
+        m_in.check_members(v, ptr, {"vendor", "device"});
+        if (!v.contains("vendor") || !v.contains("device")) m_in.fail(ptr, "subsystem needs both \"vendor\" and \"device\"");
+        pp.subsystem_vendor_id = u16(m_in.get_hex_id(v["vendor"], json_ptr(ptr, "vendor"), 0xffff));
+        pp.subsystem_id = u16(m_in.get_hex_id(v["device"], json_ptr(ptr, "device"), 0xffff));
+    }
+
+    u8 interrupt_pin(const json& v, const std::string& ptr) {
+        if (v.is_string()) {
+            const std::string& s = v.get_ref<const std::string&>();
+            if (s == "none") return 0;
+            if (s.size() == 1 && s[0] >= 'A' && s[0] <= 'D') return u8(s[0] - 'A' + 1);
+            m_in.fail(ptr, "expected \"A\", \"B\", \"C\", \"D\" or \"none\"");
+        }
+        return u8(m_in.get_uint(v, ptr, 4));
+    }
+
+    u16 acs_bits(const json& v, const std::string& ptr) {
+        if (v.is_array()) {
+            u16 bits = 0;
+            for (size_t i = 0; i < v.size(); ++i) {
+                std::string eptr = json_ptr(ptr, i), s = m_in.get_string(v[i], eptr);
+                const acs_flag* hit = nullptr;
+                for (const auto& fl : k_acs_flags)
+                    if (s == fl.short_name || s == fl.lspci_name) hit = &fl;
+                if (!hit) {
+                    auto near = closest_name(s, {"SV", "TB", "RR", "CR", "UF", "EC", "DT"});
+                    m_in.fail(eptr, "unknown ACS flag \"" + s.substr(0, 20) + "\"" +
+                              (near ? "; did you mean \"" + *near + "\"?" : "; flags are SV TB RR CR UF EC DT"));
+                }
+                bits |= hit->bit;
+            }
+            return bits;
+        }
+        u64 bits = m_in.get_uint(v, ptr, 0xffff);
+        if (bits & ~u64(pci::PCI_ACS_ALL))
+            m_in.fail(ptr, "only bits 0-6 (SV TB RR CR UF EC DT, mask 0x7f) are ACS flags; give the egress vector size as egress_bits");
+        return u16(bits);
+    }
+
+    pci::acs_params acs(const json& v, const std::string& ptr) {
+        m_in.check_members(v, ptr, {"cap", "ctrl", "egress_bits"});
+        pci::acs_params a;
+        if (!v.contains("cap")) m_in.fail(ptr, "ACS needs \"cap\": the flags the capability advertises");
+        a.cap = acs_bits(v["cap"], json_ptr(ptr, "cap"));
+        if (v.contains("ctrl")) a.ctrl = acs_bits(v["ctrl"], json_ptr(ptr, "ctrl"));
+        if (a.ctrl & ~a.cap)
+            m_in.fail(json_ptr(ptr, "ctrl"), "ctrl enables flags the capability does not advertise (hardware keeps those bits 0)");
+        if (v.contains("egress_bits")) {
+            a.egress_bits = u8(m_in.get_uint(v["egress_bits"], json_ptr(ptr, "egress_bits"), 0xff));
+            if (!(a.cap & pci::PCI_ACS_EC)) m_in.fail(json_ptr(ptr, "egress_bits"), "egress_bits needs EC in cap");
+        }
+        return a;
+    }
+
+    void bars(const json& v, const std::string& ptr, pci::function_params& pp, bool bridge) {
+        if (!v.is_array()) m_in.fail(ptr, std::string("expected an array of BARs, got ") + json_type_name(v));
+        unsigned limit = bridge ? 2 : 6;
+        std::map<unsigned, std::string> used; // BAR register -> where it was claimed
+        for (size_t i = 0; i < v.size(); ++i) {
+            std::string bptr = json_ptr(ptr, i);
+            const json& b = v[i];
+            m_in.check_members(b, bptr, {"index", "size", "type", "prefetchable"});
+            pci::bar_params bar;
+            if (!b.contains("index")) m_in.fail(bptr, "missing required field \"index\"");
+            bar.index = unsigned(m_in.get_uint(b["index"], json_ptr(bptr, "index"), limit - 1));
+            if (!b.contains("size")) m_in.fail(bptr, "missing required field \"size\"");
+            std::string sptr = json_ptr(bptr, "size");
+            bar.size = m_in.get_size(b["size"], sptr);
+            std::string type = b.contains("type") ? m_in.get_string(b["type"], json_ptr(bptr, "type")) : "mem32";
+            if (type == "io") bar.io = true;
+            else if (type == "mem64") bar.mem64 = true;
+            else if (type != "mem32") m_in.fail(json_ptr(bptr, "type"), "BAR type must be \"mem32\", \"mem64\" or \"io\"");
+            if (b.contains("prefetchable")) bar.prefetchable = m_in.get_bool(b["prefetchable"], json_ptr(bptr, "prefetchable"));
+            if (!is_pow2(bar.size)) m_in.fail(sptr, "BAR size " + std::to_string(bar.size) + " is not a power of two");
+            if (bar.io) {
+                if (bar.size < 4 || bar.size > 256) m_in.fail(sptr, "an I/O BAR is 4 to 256 bytes");
+                if (bar.prefetchable) m_in.fail(json_ptr(bptr, "prefetchable"), "I/O BARs are never prefetchable");
+            } else {
+                if (bar.size < 16) m_in.fail(sptr, "a memory BAR is at least 16 bytes");
+                if (!bar.mem64 && bar.size > (u64(1) << 31)) m_in.fail(sptr, "a 32-bit BAR cannot be larger than 2G; use \"mem64\"");
+                if (bar.mem64 && bar.size > (u64(1) << 63)) m_in.fail(sptr, "BAR too large");
+            }
+            if (bar.mem64 && bar.index + 1 >= limit)
+                m_in.fail(json_ptr(bptr, "index"), "a 64-bit BAR takes two registers; BAR " + std::to_string(bar.index) +
+                          " has no BAR " + std::to_string(bar.index + 1) + " after it");
+            for (unsigned r = bar.index; r <= bar.index + (bar.mem64 ? 1u : 0u); ++r) {
+                auto [it, fresh] = used.emplace(r, bptr);
+                if (!fresh)
+                    m_in.fail(bptr, "BAR register " + std::to_string(r) + " is already used by " + it->second +
+                              (bar.mem64 ? " (a 64-bit BAR takes index and index+1)" : ""));
+            }
+            pp.bars.push_back(bar);
+        }
+    }
+
+    void msi(const json& v, const std::string& ptr, pci::function_params& pp) {
+        if (v.is_boolean()) {
+            if (v.get<bool>()) pp.msi = pci::msi_params{};
+            return;
+        }
+        m_in.check_members(v, ptr, {"vectors", "addr64", "per_vector_mask"});
+        pci::msi_params m;
+        if (v.contains("vectors")) {
+            m.vectors = unsigned(m_in.get_uint(v["vectors"], json_ptr(ptr, "vectors"), 32));
+            if (!is_pow2(m.vectors)) m_in.fail(json_ptr(ptr, "vectors"), "MSI vectors must be 1, 2, 4, 8, 16 or 32");
+        }
+        if (v.contains("addr64")) m.addr64 = m_in.get_bool(v["addr64"], json_ptr(ptr, "addr64"));
+        if (v.contains("per_vector_mask")) m.per_vector_mask = m_in.get_bool(v["per_vector_mask"], json_ptr(ptr, "per_vector_mask"));
+        pp.msi = m;
+    }
+
+    void msix(const json& v, const std::string& ptr, pci::function_params& pp) {
+        if (v.is_boolean()) {
+            if (v.get<bool>()) pp.msix = pci::msix_params{};
+            return;
+        }
+        m_in.check_members(v, ptr, {"table_size", "table_bar", "table_offset", "pba_bar", "pba_offset"});
+        pci::msix_params m;
+        if (v.contains("table_size")) {
+            m.table_size = unsigned(m_in.get_uint(v["table_size"], json_ptr(ptr, "table_size"), 2048));
+            if (m.table_size == 0) m_in.fail(json_ptr(ptr, "table_size"), "an MSI-X table has at least one entry");
+        }
+        if (v.contains("table_bar")) m.table_bar = unsigned(m_in.get_uint(v["table_bar"], json_ptr(ptr, "table_bar"), 5));
+        if (v.contains("table_offset")) m.table_offset = u32(m_in.get_uint(v["table_offset"], json_ptr(ptr, "table_offset"), 0xfffffff8));
+        if (v.contains("pba_bar")) m.pba_bar = unsigned(m_in.get_uint(v["pba_bar"], json_ptr(ptr, "pba_bar"), 5));
+        if (v.contains("pba_offset")) m.pba_offset = u32(m_in.get_uint(v["pba_offset"], json_ptr(ptr, "pba_offset"), 0xfffffff8));
+        if (m.table_offset & 7) m_in.fail(json_ptr(ptr, "table_offset"), "the MSI-X table offset must be 8-byte aligned");
+        if (m.pba_offset & 7) m_in.fail(json_ptr(ptr, "pba_offset"), "the MSI-X PBA offset must be 8-byte aligned");
+        // When BARs are declared, the table and PBA must lie inside one of them.
+        if (!pp.bars.empty()) {
+            auto inside = [&](unsigned bar, u64 off, u64 len, const char* what, const char* field) {
+                auto it = std::find_if(pp.bars.begin(), pp.bars.end(), [&](const auto& b) { return b.index == bar; });
+                if (it == pp.bars.end() || it->io)
+                    m_in.fail(json_ptr(ptr, field), std::string("the MSI-X ") + what + " BAR " + std::to_string(bar) + " is not a declared memory BAR");
+                if (off + len > it->size)
+                    m_in.fail(json_ptr(ptr, field), std::string("the MSI-X ") + what + " does not fit in BAR " + std::to_string(bar));
+            };
+            inside(m.table_bar, m.table_offset, u64(m.table_size) * 16, "table", "table_bar");
+            inside(m.pba_bar, m.pba_offset, (u64(m.table_size) + 63) / 64 * 8, "PBA", "pba_bar");
+        }
+        pp.msix = m;
+    }
+
+    void bus_numbers(const json& v, const std::string& ptr, pci::function_params& pp) {
+        m_in.check_members(v, ptr, {"primary", "secondary", "subordinate"});
+        for (const char* k : {"primary", "secondary", "subordinate"})
+            if (!v.contains(k)) m_in.fail(ptr, std::string("missing \"") + k + "\"; give primary, secondary and subordinate together");
+        pp.primary_bus = u8(m_in.get_uint(v["primary"], json_ptr(ptr, "primary"), 0xff));
+        pp.secondary_bus = u8(m_in.get_uint(v["secondary"], json_ptr(ptr, "secondary"), 0xff));
+        pp.subordinate_bus = u8(m_in.get_uint(v["subordinate"], json_ptr(ptr, "subordinate"), 0xff));
+    }
+
+    json_fields m_in;
+    std::set<std::string> m_explicit_end;
+};
+
+// nlohmann's parser is iterative, but refuse absurd nesting early so no later recursive walk can be
+// driven into the stack limit by a hostile file.
+void check_nesting(const std::string& text, const std::string& source) {
+    int depth = 0;
+    bool in_string = false, escape = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (escape) escape = false;
+            else if (c == '\\') escape = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > 4 * int(max_bus_depth) + 64)
+                throw input_error(source, line_column(text, i), "JSON nested too deeply");
+        } else if (c == '}' || c == ']') --depth;
+    }
+}
+
+} // namespace
+
+platform_desc load_platform_json(const json& j, const std::string& source, const std::string& json_pointer_prefix) {
+    return loader(source).load(j, json_pointer_prefix);
+}
+
+platform_desc load_platform_text(const std::string& text, const std::string& source) {
+    check_nesting(text, source);
+    json j;
+    try {
+        j = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& e) {
+        std::string what = e.what();
+        // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..." -> the reason
+        size_t colon = what.find(": ");
+        std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
+        throw input_error(source, line_column(text, e.byte ? e.byte - 1 : 0), "malformed JSON: " + reason);
+    }
+    return load_platform_json(j, source);
+}
+
+platform_desc load_platform_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path, "", "cannot open platform file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw input_error(path, "", "cannot read platform file");
+    return load_platform_text(ss.str(), path);
+}
+
+std::vector<std::string> preset_names() {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(IOMMUSIM_PRESET_DIR, ec))
+        if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::string preset_path(const std::string& name) {
+    auto names = preset_names();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+        std::string known;
+        for (const auto& n : names) known += " " + n;
+        throw input_error("", "", "unknown preset \"" + name + "\"; presets:" + known);
+    }
+    return std::string(IOMMUSIM_PRESET_DIR) + "/" + name + ".json";
+}
+
+platform_desc load_preset(const std::string& name) { return load_platform_file(preset_path(name)); }
+
+} // namespace iommusim::platforms

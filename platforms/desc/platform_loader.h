@@ -1,0 +1,29 @@
+// The JSON platform format (docs/platform-format.md, platforms/schema/platform.schema.json): loading and
+// strict validation. Every error is an input_error with the file and the full JSON pointer of the value.
+#pragma once
+#include "platforms/desc/platform_desc.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace iommusim::platforms {
+
+// Reads and validates a platform file. Malformed JSON is reported as "line L, column C".
+platform_desc load_platform_file(const std::string& path);
+
+// Parses JSON text (source names it in messages), then as load_platform_json.
+platform_desc load_platform_text(const std::string& text, const std::string& source);
+
+// Validates an already parsed platform object. json_pointer_prefix is where the object sits in a larger
+// document (e.g. "/platform" in a scenario) and prefixes every reported location.
+platform_desc load_platform_json(const nlohmann::json& j, const std::string& source,
+                                 const std::string& json_pointer_prefix = "");
+
+// Presets shipped in platforms/presets/ (IOMMUSIM_PRESET_DIR): "qemu-q35", "intel-client", ...
+std::vector<std::string> preset_names();
+std::string preset_path(const std::string& name);   // throws input_error for an unknown name
+platform_desc load_preset(const std::string& name);
+
+} // namespace iommusim::platforms
