@@ -78,6 +78,11 @@ struct function_params {
     // Intel PCH LPC bridge (00:1f.0): Root Complex Base Address register at config 0xf0 as firmware
     // set it (bit 0 = enable). The chipset model decodes RCBA MMIO (BSPR, UPDCR) when present.
     std::optional<u32> rcba;
+    u32 rcba_bspr = 0;            // BSPR (RCBA + 0x1104) as firmware left it; read-only to software
+    u32 rcba_updcr = 0;           // UPDCR (RCBA + 0x1114) reset value
+
+    // Expansion ROM size in bytes (power of two, >= 2 KiB); 0 = no ROM BAR.
+    u64 rom_size = 0;
 
     // Firmware-assigned bus numbers of a bridge (a real machine's dump); unset means firmware left the
     // bridge unconfigured and the kernel numbers it.

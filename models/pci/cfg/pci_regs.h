@@ -215,4 +215,65 @@ constexpr u16 PCI_VENDOR_ID_AMD = 0x1022;
 constexpr u16 PCI_VENDOR_ID_ATI = 0x1002;
 constexpr u16 PCI_VENDOR_ID_REDHAT = 0x1b36;
 
+// Additions for the configuration builder and the models (same sources as above).
+constexpr u16 PCI_COMMAND_WMASK = 0x0547;          // IO MEMORY MASTER PARITY SERR INTX_DISABLE
+constexpr u16 PCI_SEC_STATUS_W1C = 0xf900;         // secondary status: same RW1C bits (bridge spec §3.2.5.7)
+constexpr u32 PCI_BASE_ADDRESS_MEM_MASK = ~0x0fu;
+constexpr u32 PCI_BASE_ADDRESS_IO_MASK = ~0x03u;
+constexpr u16 PCI_BASE_ADDRESS_5 = 0x24;
+constexpr u32 PCI_ROM_ADDRESS_ENABLE = 0x01;
+constexpr u32 PCI_ROM_ADDRESS_MASK = ~0x7ffu;
+constexpr u8 PCI_IO_RANGE_TYPE_MASK = 0x0f;
+constexpr u8 PCI_IO_RANGE_TYPE_16 = 0x00;
+constexpr u8 PCI_IO_RANGE_TYPE_32 = 0x01;
+constexpr u16 PCI_MEMORY_RANGE_MASK = 0xfff0;
+constexpr u16 PCI_PREF_RANGE_TYPE_MASK = 0x000f;
+constexpr u16 PCI_PREF_RANGE_TYPE_32 = 0x0000;
+constexpr u16 PCI_PREF_RANGE_TYPE_64 = 0x0001;
+constexpr u16 PCI_BRIDGE_CTL_PCIE_WMASK = 0x005f;  // PCIe Base §7.5.1.3.13: bits 5, 7..11 hardwired 0
+constexpr u16 PCI_BRIDGE_CTL_PCI_WMASK = 0x0bff;   // bridge spec §3.2.5.18; bit 10 (discard status) RW1C
+constexpr u16 PCI_BRIDGE_CTL_PCI_W1C = 0x0400;
+constexpr u16 PCI_PM_CAP_VER_1_2 = 0x0003;
+constexpr u16 PCI_PM_CTRL_NO_SOFT_RESET = 0x0008;
+constexpr u16 PCI_MSI_PENDING_32 = 16;
+constexpr u16 PCI_MSI_PENDING_64 = 20;
+constexpr u16 PCI_MSIX_TABLE_BIR = 0x0007;
+constexpr u16 PCI_EXP_FLAGS_VERS2 = 0x0002;
+constexpr u32 PCI_EXP_DEVCAP_RBER = 0x00008000;
+constexpr u16 PCI_EXP_DEVCTL_WMASK = 0x7fff;       // bit 15 (BCR/FLR) is not modelled
+constexpr u32 PCI_EXP_LNKCAP_DLLLARC = 0x00100000;
+constexpr u16 PCI_EXP_LNKCTL_WMASK = 0x03cb;       // ASPMC, RCB, CCC, ES, CLKREQ_EN, HAWD (retrain reads 0)
+constexpr u16 PCI_EXP_LNKSTA_DLLLA = 0x2000;
+constexpr u16 PCI_EXP_SLTCTL_WMASK = 0x1fff;
+constexpr u16 PCI_EXP_SLTSTA_W1C = 0x011f;         // ABP PFD MRLSC PDC CC DLLSC
+constexpr u16 PCI_EXP_SLTSTA_PDS = 0x0040;
+constexpr u16 PCI_EXP_RTCTL_WMASK = 0x001f;
+constexpr u16 PCI_EXP_RTCAP = 30;
+constexpr u16 PCI_EXP_RTSTA = 32;
+constexpr u32 PCI_EXP_RTSTA_PME = 0x00010000;      // RW1C
+constexpr u16 PCI_EXP_DEVCTL2_WMASK = 0x001f;      // completion timeout value and disable
+constexpr u16 PCI_EXP_LNKCAP2 = 44;
+constexpr u16 PCI_EXP_LNKCTL2 = 48;
+constexpr u16 PCI_EXP_LNKSTA2 = 50;
+constexpr u16 PCI_ACS_CAP_WMASK = PCI_ACS_ALL;     // control bits that can exist at all
+constexpr u16 PCI_ACS_EGRESS_CTL_SIZE_SHIFT = 8;   // CAP bits 15:8 = egress control vector size
+constexpr u16 PCI_ATS_CAP_PAGE_ALIGNED = 0x0020;
+constexpr u16 PCI_ATS_CTRL_STU = 0x001f;
+constexpr u16 PCI_PASID_CAP_WIDTH_SHIFT = 8;
+constexpr u16 PCI_PASID_CTRL_ENABLE = 0x0001;
+constexpr u16 PCI_PRI_CTRL_ENABLE = 0x0001;
+constexpr u16 PCI_PRI_STATUS_RF = 0x0001;          // response failure, RW1C
+constexpr u16 PCI_PRI_STATUS_UPRGI = 0x0002;       // unexpected PRG index, RW1C
+constexpr u16 PCI_PRI_STATUS_STOPPED = 0x0100;
+constexpr u16 PCI_EXT_CAP_ACS_SIZEOF = 8;
+
+// Intel PCH LPC bridge (D31:F0) Root Complex Base Address; facts as in Linux's drivers/pci/quirks.c
+// (pci_quirk_enable_intel_pch_acs) and the PCH datasheets.
+constexpr u16 INTEL_LPC_RCBA_REG = 0xf0;
+constexpr u32 INTEL_LPC_RCBA_MASK = 0xffffc000;
+constexpr u32 INTEL_LPC_RCBA_ENABLE = 0x00000001;
+constexpr u32 INTEL_RCBA_SIZE = 0x4000;
+constexpr u32 INTEL_BSPR_REG = 0x1104;             // backbone scratch pad register
+constexpr u32 INTEL_UPDCR_REG = 0x1114;            // upstream peer decode configuration register
+
 } // namespace iommusim::pci
