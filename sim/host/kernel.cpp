@@ -1,0 +1,113 @@
+#include "sim/host/kernel.h"
+
+#include "sim/core/input_error.h"
+#include "sim/host/dma_alias.h"
+
+#include <fmt/format.h>
+
+namespace iommusim::host {
+
+using namespace pci;
+
+kernel::kernel(pci_host_ops& ops, kernel_options options)
+    : m_ops(ops), m_options(std::move(options)), m_access(ops) {
+    const auto v = kernel_version::parse(m_options.kernel_version);
+    if (!v) throw input_error("", "kernel", "unknown kernel version \"" + m_options.kernel_version + "\" (expected e.g. \"6.1\")");
+    if (*v < oldest_supported_kernel)
+        throw input_error("", "kernel", "kernel " + v->str() + " is older than the oldest modelled (" +
+                                            oldest_supported_kernel.str() + ")");
+    m_version = *v;
+}
+
+kernel::~kernel() = default;
+
+void kernel::boot() {
+    if (m_booted) return;
+    m_booted = true;
+    m_firmware = m_ops.firmware();
+    m_iommu = m_options.iommu.value_or(m_firmware.iommu);
+    m_log.info(fmt::format("Linux version {} (iommusim)", m_version.str()));
+
+    acs_override ovr = acs_override::parse(m_options.acs_override);
+    for (const auto& w : ovr.warnings) m_log.warn(w);
+    if (ovr.enabled())
+        m_log.warn("Warning: PCIe ACS overrides enabled; This may allow non-IOMMU protected peer-to-peer DMA");
+
+    m_quirks = std::make_unique<pci_quirks>(m_access, m_log, m_version, m_iommu, std::move(ovr));
+    m_acs = std::make_unique<pci_acs>(m_access, *m_quirks, m_log, m_options.disable_acs_redir);
+    m_groups = std::make_unique<iommu_groups>(*m_acs, m_log);
+
+    // The IOMMU drivers detect their ACPI table early and ask for ACS before PCI is enumerated.
+    if (m_iommu == firmware_iommu::dmar) m_log.info("DMAR: IOMMU enabled");
+    if (m_iommu == firmware_iommu::ivrs) m_log.info("AMD-Vi: IOMMU enabled (IVRS)");
+    if (m_iommu != firmware_iommu::none) m_acs->request_acs();
+
+    pci_scanner scanner(m_access, m_topo, *m_quirks, *m_acs, m_log, m_options, m_version);
+    for (const auto& root : m_firmware.root_buses) scanner.scan_root_bus(root);
+
+    if (m_iommu == firmware_iommu::none) {
+        m_log.info("iommu: no IOMMU described by firmware (or disabled): no IOMMU groups");
+        return;
+    }
+    // iommu_device_register -> bus_iommu_probe(&pci_bus_type): every device, device-list order.
+    for (pci_dev* dev : m_topo.devices()) m_groups->probe_device(*dev);
+}
+
+const iommu_group* kernel::group_of(const bdf& b) const {
+    const pci_dev* d = find(b);
+    return d && m_groups ? m_groups->find(d->group) : nullptr;
+}
+
+bool kernel::acs_enabled(const bdf& b, u16 flags) {
+    pci_dev* d = m_topo.find_dev(b);
+    return d && m_acs && m_acs->enabled(*d, flags);
+}
+
+device_facts kernel::facts(const pci_dev& cdev) {
+    pci_dev& dev = const_cast<pci_dev&>(cdev);  // config reads do not change the kernel's state
+    device_facts f;
+    f.address = dev.address();
+    f.name = dev.name();
+    f.vendor = dev.vendor;
+    f.device = dev.device;
+    f.subsystem_vendor = dev.subsystem_vendor;
+    f.subsystem_device = dev.subsystem_device;
+    f.class_code = dev.class_code;
+    f.class_name = pci_class_name(dev.class_code);
+    f.revision = dev.revision;
+    f.hdr_type = dev.hdr_type;
+    f.multifunction = dev.multifunction;
+    f.pcie = pci_is_pcie(dev);
+    f.pcie_type = pci_pcie_type(dev);
+    f.pcie_type_name = pcie_type_name(dev);
+    if (const pci_dev* up = pci_upstream_bridge(dev)) f.parent = up->address();
+    if (dev.subordinate) {
+        f.secondary_bus = dev.subordinate->number;
+        f.subordinate_bus = dev.subordinate->busn_end;
+    }
+    f.has_acs = dev.acs_cap != 0;
+    if (dev.acs_cap) {
+        f.acs_cap = m_access.read16(dev, u16(dev.acs_cap + PCI_ACS_CAP));
+        f.acs_ctrl = m_access.read16(dev, u16(dev.acs_cap + PCI_ACS_CTRL));
+    }
+    if (m_acs) {
+        f.acs_isolated = m_acs->enabled(dev, REQ_ACS_FLAGS);
+        f.acs_reason = m_acs->explain(dev, REQ_ACS_FLAGS);
+    }
+    f.dev_flags = dev.dev_flags;
+    pci_for_each_dma_alias(dev, [&](pci_dev&, u16 alias, alias_kind) {
+        f.dma_aliases.push_back(alias);
+        return 0;
+    });
+    f.group = dev.group;
+    return f;
+}
+
+std::vector<device_facts> kernel::facts() {
+    std::vector<device_facts> out;
+    out.reserve(m_topo.devices().size());
+    for (const pci_dev* d : m_topo.devices()) out.push_back(facts(*d));
+    return out;
+}
+
+} // namespace iommusim::host

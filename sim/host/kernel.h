@@ -1,0 +1,91 @@
+// The simulated Linux kernel's PCI core and IOMMU grouping, reaching the hardware only through
+// pci_host_ops. boot() does what an x86 kernel does between ACPI table parsing and the IOMMU driver's
+// bus probe: pci_request_acs() if firmware describes an IOMMU, enumeration of every root bus (with
+// ACS enabling and header quirks per device), then pci_device_group() per device in device-list order.
+//
+//   host::kernel k(ops, options);
+//   k.boot();
+//   for (const auto& g : k.groups()) ...      // ids, members, explanation
+//   k.log().text();                            // dmesg
+#pragma once
+#include "sim/host/iommu_groups.h"
+#include "sim/host/kernel_options.h"
+#include "sim/host/pci_scan.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iommusim::host {
+
+// What a report shows about one device, after boot.
+struct device_facts {
+    bdf address;
+    std::string name;             // pci_name(): "0000:00:1c.0"
+    u16 vendor = 0, device = 0;
+    u16 subsystem_vendor = 0, subsystem_device = 0;
+    u32 class_code = 0;
+    std::string class_name;       // "PCI bridge"
+    u8 revision = 0;
+    u8 hdr_type = 0;
+    bool multifunction = false;
+    bool pcie = false;
+    u8 pcie_type = 0;             // PCI_EXP_TYPE_*, meaningful when pcie
+    std::string pcie_type_name;   // "Root Port", "conventional PCI"
+    std::optional<bdf> parent;    // the bridge above it (pci_upstream_bridge), none on a root bus
+    std::optional<u8> secondary_bus, subordinate_bus;  // for bridges that got a bus
+    bool has_acs = false;
+    u16 acs_cap = 0, acs_ctrl = 0;  // ACS Capability / Control registers after the kernel's enabling
+    bool acs_isolated = false;      // pci_acs_enabled(dev, REQ_ACS_FLAGS)
+    std::string acs_reason;         // why (quirk name, missing controls, ...)
+    u32 dev_flags = 0;
+    std::vector<u16> dma_aliases;   // requester IDs from pci_for_each_dma_alias, own first
+    int group = no_group;
+};
+
+class kernel {
+public:
+    // Throws input_error for an unknown or unsupported options.kernel_version.
+    kernel(pci_host_ops& ops, kernel_options options = {});
+    ~kernel();
+
+    void boot();
+    bool booted() const { return m_booted; }
+
+    const kernel_options& options() const { return m_options; }
+    kernel_version version() const { return m_version; }
+    bool iommu_enabled() const { return m_iommu != firmware_iommu::none; }
+
+    const std::deque<iommu_group>& groups() const { return m_groups->groups(); }
+    const iommu_group* group(int id) const { return m_groups->find(id); }
+    const iommu_group* group_of(const bdf& b) const;
+
+    // Devices in device-list order (the order bus_iommu_probe visits them).
+    const std::vector<pci_dev*>& devices() const { return m_topo.devices(); }
+    const pci_dev* find(const bdf& b) const { return m_topo.find_dev(b); }
+    const pci_topology& topology() const { return m_topo; }
+    std::vector<device_facts> facts();
+    device_facts facts(const pci_dev& dev);
+
+    const kernel_log& log() const { return m_log; }
+
+    // Live queries for tools and tests (they read config space as the kernel would).
+    bool acs_enabled(const bdf& b, u16 flags = REQ_ACS_FLAGS);
+
+private:
+    pci_host_ops& m_ops;
+    kernel_options m_options;
+    kernel_version m_version;
+    firmware_info m_firmware;
+    firmware_iommu m_iommu = firmware_iommu::none;
+    kernel_log m_log;
+    pci_topology m_topo;
+    pci_access m_access;
+    std::unique_ptr<pci_quirks> m_quirks;
+    std::unique_ptr<pci_acs> m_acs;
+    std::unique_ptr<iommu_groups> m_groups;
+    bool m_booted = false;
+};
+
+} // namespace iommusim::host

@@ -1,0 +1,83 @@
+#include "sim/host/kernel_options.h"
+
+#include <cctype>
+#include <cstdlib>
+
+namespace iommusim::host {
+
+std::string kernel_version::str() const { return std::to_string(major) + "." + std::to_string(minor); }
+
+std::optional<kernel_version> kernel_version::parse(const std::string& text) {
+    std::size_t i = 0;
+    if (i < text.size() && (text[i] == 'v' || text[i] == 'V')) ++i;
+    auto number = [&](unsigned& out) {
+        const std::size_t start = i;
+        unsigned v = 0;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && i - start < 4)
+            v = v * 10 + unsigned(text[i++] - '0');
+        out = v;
+        return i > start;
+    };
+    kernel_version v;
+    if (!number(v.major) || i >= text.size() || text[i] != '.') return std::nullopt;
+    ++i;
+    if (!number(v.minor)) return std::nullopt;
+    if (i < text.size()) {  // optional ".stable"
+        if (text[i] != '.') return std::nullopt;
+        ++i;
+        unsigned ignored = 0;
+        if (!number(ignored) || i != text.size()) return std::nullopt;
+    }
+    if (v.major < 2 || v.major > 9) return std::nullopt;
+    return v;
+}
+
+namespace {
+
+// kstrtol(opt, 16) on at most four characters, as the patch does with snprintf(opt, 5, ...).
+bool parse_hex4(const std::string& text, std::size_t pos, long& out) {
+    std::string opt = text.substr(pos, 4);
+    if (opt.empty()) return false;
+    char* end = nullptr;
+    out = std::strtol(opt.c_str(), &end, 16);
+    // kstrtol rejects trailing garbage except one newline; a ':' or ',' inside the four characters fails.
+    return end && *end == '\0' && std::isxdigit(static_cast<unsigned char>(opt[0]));
+}
+
+} // namespace
+
+// The out-of-tree patch's pcie_acs_override_setup, token by token.
+acs_override acs_override::parse(const std::string& text) {
+    acs_override r;
+    std::size_t p = 0;
+    auto starts = [&](const char* s) { return text.compare(p, std::char_traits<char>::length(s), s) == 0; };
+    while (p < text.size()) {
+        if (starts("downstream")) r.downstream = true;
+        if (starts("multifunction")) r.multifunction = true;
+        if (starts("id:")) {
+            long val = 0;
+            if (r.ids.size() >= num_acs_ids - 1) {
+                r.warnings.push_back("Out of PCIe ACS override slots (" + std::to_string(num_acs_ids) + ")");
+            } else if (p += 3; !parse_hex4(text, p, val)) {
+                r.warnings.push_back("PCIe ACS ID parse error -22");
+            } else {
+                const u16 vendor = u16(val);
+                // strcspn(p, ":") looks past commas: the device ID is whatever follows the next ':'.
+                const std::size_t colon = text.find(':', p);
+                if (colon == std::string::npos) {
+                    r.warnings.push_back("PCIe ACS invalid ID");
+                    p = text.size();
+                } else if (p = colon + 1; !parse_hex4(text, p, val)) {
+                    r.warnings.push_back("PCIe ACS ID parse error -22");
+                } else {
+                    r.ids.push_back({vendor, u16(val)});
+                }
+            }
+        }
+        const std::size_t comma = text.find(',', p);
+        p = comma == std::string::npos ? text.size() : comma + 1;
+    }
+    return r;
+}
+
+} // namespace iommusim::host
