@@ -317,7 +317,6 @@ pci_quirks::pci_quirks(pci_access& access, kernel_log& log, kernel_version versi
     : m_access(access), m_log(log), m_version(version), m_iommu(iommu), m_override(std::move(override)) {
     for (const auto& e : acs_table_61)
         if (version.at_least(e.since.major, e.since.minor)) m_table.push_back(e);
-    // Intel RCiEP entry sits before the QCOM ones; Cavium's table position is unchanged across versions.
     if (m_override.enabled())
         m_table.push_back({ANY, ANY, pcie_acs_overrides, "pcie_acs_overrides (out-of-tree)", {0, 0}});
 }
