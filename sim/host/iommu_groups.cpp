@@ -52,7 +52,8 @@ iommu_group& iommu_groups::probe_device(pci_dev& dev) {
 std::string iommu_groups::path_failure(pci_dev& bridge) {
     for (pci_dev* p = &bridge; p; p = pci_upstream_bridge(*p)) {
         if (m_acs.enabled(*p, REQ_ACS_FLAGS)) continue;
-        const std::string what = fmt::format("{} {} {}", pcie_type_name(*p), p->name(), m_acs.explain(*p, REQ_ACS_FLAGS));
+        const std::string what = fmt::format("{} {} does not isolate ({})", pcie_type_name(*p), p->name(),
+                                             m_acs.explain(*p, REQ_ACS_FLAGS));
         if (p == &bridge) return what + ": everything below it shares its group";
         return fmt::format("the path above {} is not isolated ({}): everything below {} shares its group",
                            bridge.name(), what, bridge.name());

@@ -83,8 +83,8 @@ TEST_CASE("worked example of linux-semantics 1.8: probe order and groups", "[hos
     CHECK_THAT(k->group(12)->explanation(), Catch::Contains("behind PCIe-to-PCI bridge 0000:06:00.0") &&
                                                 Catch::Contains("requester ID 07:00.0"));
     CHECK_THAT(k->group(9)->explanation(),
-               Catch::Contains("Downstream Port 0000:02:01.0 no ACS capability and no quirk: everything below it"));
-    CHECK_THAT(k->group(5)->explanation(), Catch::Contains("Root Port 0000:00:1d.0 no ACS capability and no quirk"));
+               Catch::Contains("Downstream Port 0000:02:01.0 does not isolate (no ACS capability and no quirk): everything below it shares its group"));
+    CHECK_THAT(k->group(5)->explanation(), Catch::Contains("Root Port 0000:00:1d.0 does not isolate (no ACS capability and no quirk)"));
     CHECK_THAT(k->group(6)->explanation(), Catch::Contains("multifunction device 0000:00:1f: functions without ACS share a group"));
     CHECK_THAT(k->group(10)->explanation(), Catch::Contains("single-function device with an ACS-isolated path"));
 }

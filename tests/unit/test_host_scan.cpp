@@ -138,6 +138,33 @@ TEST_CASE("mislabelled switch port: 6.1 corrects the type field the way the kern
     CHECK(pci_pcie_type(*k->find(B("01:00.0"))) == pci::PCI_EXP_TYPE_ENDPOINT);
 }
 
+TEST_CASE("before 5.3 a mislabelled port type is left as the hardware reports it", "[host][scan][version]") {
+    fake_fabric f;
+    auto& rp = f.at_root(devfn(1, 0), fn(K::root_port, 0x1af4, 0x1000));
+    auto& usp = f.below(rp, devfn(0, 0), fn(K::switch_downstream, 0x10b5, 0x8747));
+    f.below(usp, devfn(0, 0), fn(K::switch_downstream, 0x10b5, 0x8747));
+    host::kernel_options o;
+    o.kernel_version = "4.19";
+    auto k = boot(f, o);
+    CHECK_FALSE(k->log().contains("correcting type"));
+    CHECK(pci_pcie_type(*k->find(B("01:00.0"))) == pci::PCI_EXP_TYPE_DOWNSTREAM);
+}
+
+TEST_CASE("unconfigured bridges are reported invalid in pass 0 and numbered in pass 1", "[host][scan]") {
+    fake_fabric f;
+    auto& br = f.at_root(devfn(1, 0), fn(K::pci_bridge, 0x1011, 0x0026));
+    // Primary hard-wired to 0 on a bridge that is not on bus 0: corrected, not "invalid".
+    auto hw0 = with_buses(fn(K::pci_bridge, 0x1011, 0x0026), 0, 2, 2);
+    auto& inner = f.below(br, devfn(0, 0), hw0);
+    inner.cfg.set_wmask(pci::PCI_PRIMARY_BUS, 1, 0);
+    f.below(inner, devfn(0, 0), fn(K::pci_endpoint, 0x1102, 0x0002));
+    auto k = boot(f);
+    CHECK(k->log().contains("pci 0000:00:01.0: bridge configuration invalid ([bus 00-00]), reconfiguring"));
+    CHECK(k->log().contains("pci 0000:01:00.0: Primary bus is hard wired to 0"));
+    CHECK(k->find(B("02:00.0")) != nullptr);
+    CHECK(br.cfg.get8(pci::PCI_SUBORDINATE_BUS) == 2);
+}
+
 TEST_CASE("10,000 devices enumerate and group well under a second", "[host][scan][perf]") {
     fake_fabric f;
     auto& rp = f.at_root(devfn(1, 0), with_acs(fn(K::root_port, 0x1af4, 0x1000), ACS_ALL4));
