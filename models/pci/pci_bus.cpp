@@ -1,0 +1,62 @@
+#include "models/pci/pci_bus.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace iommusim::pci {
+
+pci_bus::pci_bus(sc_core::sc_module_name name, const pci_timing& timing)
+    : sc_module(name), from_upstream("from_upstream"), to_functions("to_functions"), dma_in("dma_in"),
+      to_upstream("to_upstream"), m_timing(timing) {
+    m_port_of_devfn.fill(-1);
+    from_upstream.register_b_transport(this, &pci_bus::downstream);
+    dma_in.register_b_transport(this, &pci_bus::upstream);
+}
+
+void pci_bus::attach(pci_function& fn) {
+    if (m_port_of_devfn[fn.devfn()] >= 0)
+        throw std::invalid_argument(std::string(name()) + ": devfn " + std::to_string(fn.devfn()) + " is taken");
+    const int port = int(m_functions.size());
+    to_functions.bind(fn.target);
+    fn.dma_out.bind(dma_in);
+    m_functions.push_back(&fn);
+    m_port_of_devfn[fn.devfn()] = port;
+    if (fn.is_type1()) m_bridge_ports.push_back(port);
+}
+
+pci_function* pci_bus::function_at(u8 devfn) const {
+    const int port = m_port_of_devfn[devfn];
+    return port < 0 ? nullptr : m_functions[size_t(port)];
+}
+
+void pci_bus::forward(int port, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    delay += pci_timing::ns(m_timing.hop_ns);
+    to_functions[port]->b_transport(gp, delay);
+}
+
+void pci_bus::downstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    auto* ext = gp.get_extension<tlmx::pci_extension>();
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE); // unless someone claims it
+    if (!ext) return;
+    switch (ext->request) {
+    case tlmx::pci_request::config_type0:
+        if (const int port = m_port_of_devfn[ext->devfn]; port >= 0) forward(port, gp, delay);
+        return;
+    case tlmx::pci_request::config_type1:
+        for (int port : m_bridge_ports)
+            if (m_functions[size_t(port)]->claims_config_type1(ext->bus)) return forward(port, gp, delay);
+        return;
+    case tlmx::pci_request::memory:
+        for (size_t port = 0; port < m_functions.size(); ++port)
+            if (m_functions[port]->claims_memory(gp.get_address())) return forward(int(port), gp, delay);
+        return;
+    default: return; // I/O space and DMA are not routed downstream
+    }
+}
+
+void pci_bus::upstream(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    delay += pci_timing::ns(m_timing.hop_ns);
+    to_upstream->b_transport(gp, delay);
+}
+
+} // namespace iommusim::pci

@@ -1,0 +1,138 @@
+#include "models/pci/pci_function.h"
+
+#include "models/pci/cfg/pci_regs.h"
+#include "sim/tlm/payload_data.h"
+
+namespace iommusim::pci {
+
+pci_function::pci_function(sc_core::sc_module_name name, u8 devfn, config_space cfg, const pci_timing& timing)
+    : sc_module(name), target("target"), dma_out("dma_out"), m_cfg(std::move(cfg)), m_devfn(devfn), m_timing(timing) {
+    target.register_b_transport(this, &pci_function::b_transport);
+}
+
+bool pci_function::is_type1() const {
+    return (m_cfg.get8(PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE;
+}
+
+std::vector<pci_function::bar_window> pci_function::bars() const {
+    std::vector<bar_window> out;
+    const unsigned nbars = is_type1() ? 2 : 6;
+    for (unsigned i = 0; i < nbars; ++i) {
+        const unsigned off = PCI_BASE_ADDRESS_0 + 4 * i;
+        const u32 wm = m_cfg.wmask(off, 4);
+        if (wm == 0) continue; // unimplemented (or a captured BAR of unknown size)
+        const u32 v = m_cfg.get32(off);
+        bar_window b;
+        b.index = i;
+        if (v & PCI_BASE_ADDRESS_SPACE_IO) {
+            b.io = true;
+            b.base = v & PCI_BASE_ADDRESS_IO_MASK;
+            b.size = u64(u32(~(wm | 0x3u))) + 1;
+        } else if ((v & 0x6) == PCI_BASE_ADDRESS_MEM_TYPE_64 && i + 1 < nbars) {
+            b.mem64 = true;
+            const u64 mask = u64(m_cfg.wmask(off + 4, 4)) << 32 | wm | 0xfu;
+            b.base = u64(m_cfg.get32(off + 4)) << 32 | (v & PCI_BASE_ADDRESS_MEM_MASK);
+            b.size = ~mask + 1;
+            ++i;
+        } else {
+            b.base = v & PCI_BASE_ADDRESS_MEM_MASK;
+            b.size = u64(u32(~(wm | 0xfu))) + 1;
+        }
+        b.prefetchable = !b.io && (v & PCI_BASE_ADDRESS_MEM_PREFETCH);
+        out.push_back(b);
+    }
+    return out;
+}
+
+std::optional<pci_function::bar_window> pci_function::decode_memory_bar(u64 addr) const {
+    if (!(m_cfg.get16(PCI_COMMAND) & PCI_COMMAND_MEMORY)) return std::nullopt;
+    for (const bar_window& b : bars())
+        if (!b.io && addr - b.base < b.size) return b;
+    return std::nullopt;
+}
+
+bool pci_function::claims_config_type1(u8) const { return false; }
+
+bool pci_function::claims_memory(u64 addr) const { return decode_memory_bar(addr).has_value(); }
+
+void pci_function::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    auto* ext = gp.get_extension<tlmx::pci_extension>();
+    if (!ext) {
+        gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    switch (ext->request) {
+    case tlmx::pci_request::config_type0: config_type0(gp, *ext, delay); break;
+    case tlmx::pci_request::config_type1: config_type1(gp, *ext, delay); break;
+    case tlmx::pci_request::memory: memory(gp, *ext, delay); break;
+    default: gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE); break; // I/O space not modelled
+    }
+}
+
+void pci_function::config_type0(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay) {
+    delay += pci_timing::ns(m_timing.config_access_ns);
+    if (ext.devfn != m_devfn) {
+        gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    const unsigned len = gp.get_data_length();
+    const unsigned reg = ext.reg;
+    unsigned char* data = gp.get_data_ptr();
+    // ECAM accesses are 1, 2 or 4 bytes, naturally aligned (PCIe Base §7.2.2); anything else reads as
+    // all ones and writes nothing rather than trusting the guest.
+    const bool well_formed = data && (len == 1 || len == 2 || len == 4) && (reg & (len - 1)) == 0;
+    if (gp.is_read()) {
+        if (well_formed) tlmx::put_le(data, len, m_cfg.read(reg, len));
+        else tlmx::fill_all_ones(gp);
+    } else if (gp.is_write()) {
+        m_bus = ext.bus; // PCIe Base §2.2.6.2: capture the Bus Number of every type 0 write
+        if (well_formed) {
+            m_cfg.write(reg, len, u32(tlmx::get_le(data, len)));
+            config_written(u16(reg), len);
+        }
+    }
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void pci_function::config_type1(tlm::tlm_generic_payload& gp, tlmx::pci_extension&, sc_core::sc_time&) {
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE); // only bridges forward type 1
+}
+
+void pci_function::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension&, sc_core::sc_time& delay) {
+    const auto bar = decode_memory_bar(gp.get_address());
+    if (!bar || !gp.get_data_ptr()) {
+        gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    delay += pci_timing::ns(m_timing.mmio_access_ns);
+    const u64 off = gp.get_address() - bar->base;
+    const unsigned len = gp.get_data_length();
+    bool ok = false;
+    if (len == 0 || len > bar->size - off) ok = false; // runs past the BAR
+    else if (gp.is_read()) ok = bar_read(bar->index, off, gp.get_data_ptr(), len);
+    else if (gp.is_write()) ok = bar_write(bar->index, off, gp.get_data_ptr(), len);
+    else ok = true; // TLM_IGNORE_COMMAND
+    gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
+}
+
+bool pci_function::bar_read(unsigned, u64, unsigned char*, unsigned) { return false; }
+bool pci_function::bar_write(unsigned, u64, const unsigned char*, unsigned) { return false; }
+
+void pci_function::issue_dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    if (!(m_cfg.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        return;
+    }
+    tlmx::pci_extension own;
+    auto* ext = gp.get_extension<tlmx::pci_extension>();
+    std::optional<tlmx::scoped_extension> scope;
+    if (!ext) {
+        ext = &own;
+        scope.emplace(gp, &own);
+    }
+    ext->request = tlmx::pci_request::dma;
+    ext->requester_id = requester_id();
+    dma_out->b_transport(gp, delay);
+}
+
+} // namespace iommusim::pci

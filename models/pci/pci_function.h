@@ -1,0 +1,83 @@
+// A PCI function as a SystemC module: it owns a config_space (built by build_config_space) and answers
+// the requests its bus delivers: type 0 configuration requests at its devfn and memory requests that
+// fall in a BAR it has programmed (decoded from the BAR registers, gated by COMMAND.MEMORY, PCI 3.0
+// §6.2.2). It masters upstream requests (DMA) through dma_out. Subclasses give BARs contents
+// (pci_endpoint) or route through the function (pci_bridge).
+#pragma once
+#include "models/pci/cfg/config_space.h"
+#include "models/pci/pci_timing.h"
+#include "sim/tlm/pci_extension.h"
+
+#include <optional>
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+#include <vector>
+
+namespace iommusim::pci {
+
+class pci_function : public sc_core::sc_module {
+public:
+    tlm_utils::simple_target_socket<pci_function> target;     // config and memory requests from the bus
+    tlm_utils::simple_initiator_socket<pci_function> dma_out; // requests this function masters, upstream
+
+    pci_function(sc_core::sc_module_name name, u8 devfn, config_space cfg, const pci_timing& timing = {});
+
+    u8 devfn() const { return m_devfn; }
+    config_space& config() { return m_cfg; }
+    const config_space& config() const { return m_cfg; }
+    bool is_type1() const;
+
+    // Bus number captured from the last type 0 configuration write (PCIe Base §2.2.6.2); the function's
+    // requester ID is captured_bus << 8 | devfn.
+    u8 captured_bus() const { return m_bus; }
+    u16 requester_id() const { return u16(m_bus << 8 | m_devfn); }
+
+    struct bar_window {
+        unsigned index = 0; // BAR register number (the first of a 64-bit pair)
+        u64 base = 0, size = 0;
+        bool io = false, mem64 = false, prefetchable = false;
+    };
+    // Implemented BARs as currently programmed (sizes from the write masks; captured functions whose
+    // BAR sizes are unknown have none).
+    std::vector<bar_window> bars() const;
+    std::optional<bar_window> decode_memory_bar(u64 addr) const; // honours COMMAND.MEMORY
+
+    // Decode questions the bus asks before it routes a request here.
+    virtual bool claims_config_type1(u8 bus) const;
+    virtual bool claims_memory(u64 addr) const;
+
+    // Masters a request upstream (DMA): tags it with this function's requester ID (keeping a caller's
+    // PASID and Address Type) and sends it through dma_out. Without COMMAND.MASTER the function cannot
+    // master: nothing is sent and the response is TLM_GENERIC_ERROR_RESPONSE.
+    void issue_dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+
+protected:
+    // Dispatch of a request from the bus by its pci_extension.
+    virtual void config_type0(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay);
+    virtual void config_type1(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay);
+    virtual void memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay);
+
+    // BAR contents; offset is relative to the BAR base. Return false for "no such register" (the request
+    // then completes with TLM_ADDRESS_ERROR_RESPONSE).
+    virtual bool bar_read(unsigned bar, u64 offset, unsigned char* data, unsigned len);
+    virtual bool bar_write(unsigned bar, u64 offset, const unsigned char* data, unsigned len);
+    // Side effects after a configuration write has been applied through the masks.
+    virtual void config_written(u16 reg, unsigned len) {
+        (void)reg;
+        (void)len;
+    }
+
+    const pci_timing& timing() const { return m_timing; }
+
+private:
+    void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+
+    config_space m_cfg;
+    u8 m_devfn;
+    u8 m_bus = 0;
+    pci_timing m_timing;
+};
+
+} // namespace iommusim::pci

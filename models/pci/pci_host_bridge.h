@@ -1,0 +1,67 @@
+// A host bridge (root complex) for one root bus: the CPU-facing end of a PCI hierarchy.
+//   cpu_in: ECAM accesses in [ecam_base + (bus_start << 20), ecam_base + ((bus_end + 1) << 20)) become
+//           configuration requests (PCIe Base §7.2.2: address = base + (bus << 20 | devfn << 12 | reg)):
+//           type 0 on the root bus for bus_start, type 1 on the root bus for the other buses of the
+//           range. Accesses in an MMIO aperture become memory requests on the root bus. A request no
+//           function claims completes to the CPU with all ones on reads and OK (master abort / UR as
+//           x86 root complexes report them); writes are dropped.
+//   to_iommu_or_memory: upstream requests (DMA) from the hierarchy leave here, tagged with their
+//           pci_extension. When nothing is bound before elaboration ends, an internal sink answers
+//           TLM_ADDRESS_ERROR_RESPONSE and counts the requests.
+#pragma once
+#include "models/pci/pci_bus.h"
+#include "models/pci/pci_timing.h"
+
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+#include <vector>
+
+namespace iommusim::pci {
+
+struct host_bridge_config {
+    u16 segment = 0;
+    u8 bus_start = 0, bus_end = 0xff;
+    u64 ecam_base = 0xe0000000;   // the segment's ECAM base, i.e. the address of bus 0 (ACPI MCFG)
+    struct aperture {
+        u64 base = 0, size = 0;
+    };
+    std::vector<aperture> mmio;   // memory apertures forwarded to the root bus (ACPI _CRS)
+};
+
+class pci_host_bridge : public sc_core::sc_module {
+public:
+    tlm_utils::simple_target_socket<pci_host_bridge> cpu_in;
+    tlm_utils::simple_initiator_socket<pci_host_bridge> to_iommu_or_memory;
+
+    pci_host_bridge(sc_core::sc_module_name name, const host_bridge_config& config, const pci_timing& timing = {});
+
+    const host_bridge_config& host_config() const { return m_config; }
+    pci_bus& root_bus() { return m_root; }
+    const pci_bus& root_bus() const { return m_root; }
+
+    // This bridge's slice of its segment's ECAM.
+    u64 ecam_window_base() const { return m_config.ecam_base + (u64(m_config.bus_start) << 20); }
+    u64 ecam_window_size() const { return u64(m_config.bus_end - m_config.bus_start + 1) << 20; }
+
+    bool upstream_attached() const { return !m_sink_bound; }
+    u64 unattached_dma_count() const { return m_unattached_dma; }
+
+private:
+    void from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+    unsigned from_cpu_dbg(tlm::tlm_generic_payload& gp);
+    void upstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+    void unattached(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+    void before_end_of_elaboration() override;
+    bool decode(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext) const;
+
+    host_bridge_config m_config;
+    pci_timing m_timing;
+    tlm_utils::simple_initiator_socket<pci_host_bridge> m_root_out;  // -> m_root.from_upstream
+    tlm_utils::simple_target_socket<pci_host_bridge> m_root_dma_in;  // <- m_root.to_upstream
+    tlm_utils::simple_target_socket<pci_host_bridge> m_sink;         // default for to_iommu_or_memory
+    pci_bus m_root;
+    bool m_sink_bound = false;
+    u64 m_unattached_dma = 0;
+};
+
+} // namespace iommusim::pci

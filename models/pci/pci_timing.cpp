@@ -1,0 +1,34 @@
+#include "models/pci/pci_timing.h"
+
+#include <string>
+
+namespace iommusim::pci {
+
+namespace {
+std::string fmt_ns(double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+} // namespace
+
+std::vector<model_info> pci_model_infos() {
+    const pci_timing d;
+    const std::vector<param_info> timing{
+        {"config_access_ns", "ns", fmt_ns(d.config_access_ns), "latency of a function completing a configuration request"},
+        {"hop_ns", "ns", fmt_ns(d.hop_ns), "latency of one bus or bridge crossing, either direction"},
+        {"mmio_access_ns", "ns", fmt_ns(d.mmio_access_ns), "latency of a function's register file completing a memory request"},
+        {"host_bridge_ns", "ns", fmt_ns(d.host_bridge_ns), "root complex decode of ECAM, MMIO apertures and upstream requests"},
+    };
+    return {
+        {"pci_function", "a PCI function: configuration space with spec register semantics, BAR decode, DMA initiator", timing},
+        {"pci_endpoint", "type 0 function with a sparse register file behind its BARs", timing},
+        {"intel_pch_lpc", "Intel PCH LPC bridge (00:1f.0): RCBA at config 0xf0 decoding BSPR and UPDCR", timing},
+        {"pci_bridge", "type 1 function: routes config by bus numbers, memory by windows, DMA upstream", timing},
+        {"pci_bus", "one PCI bus: delivers type 0 by devfn, type 1 and memory to the claiming function", timing},
+        {"pci_host_bridge", "root complex: ECAM and MMIO apertures for one root bus, to_iommu_or_memory upstream", timing},
+    };
+}
+
+} // namespace iommusim::pci
