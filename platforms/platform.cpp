@@ -1,0 +1,38 @@
+#include "platforms/platform.h"
+
+#include "platforms/platform_builder.h"
+
+namespace iommusim::platforms {
+
+platform::platform(sc_core::sc_module_name name, const platform_desc& desc, const platform_params& params)
+    : sc_module(name), m_desc(desc), m_params(params) {
+    platform_builder builder(*this, m_params);
+    builder.build(m_desc);
+}
+
+platform::~platform() = default;
+
+host::firmware_info platform::firmware() const {
+    host::firmware_info fw;
+    fw.root_buses.reserve(m_roots.size());
+    for (const root_complex& r : m_roots) fw.root_buses.push_back({r.segment, r.bus_start, r.bus_end});
+    switch (m_desc.iommu) {
+    case iommu_kind::intel_vtd: fw.iommu = host::firmware_iommu::dmar; break;
+    case iommu_kind::amd_vi: fw.iommu = host::firmware_iommu::ivrs; break;
+    case iommu_kind::none: fw.iommu = host::firmware_iommu::none; break;
+    }
+    return fw;
+}
+
+std::optional<u64> platform::ecam_base(u16 segment) const {
+    for (const root_complex& r : m_roots)
+        if (r.segment == segment) return r.ecam_base;
+    return std::nullopt;
+}
+
+pci::pci_function* platform::find(const std::string& name) const {
+    auto it = m_by_name.find(name);
+    return it == m_by_name.end() ? nullptr : m_functions[it->second].model;
+}
+
+} // namespace iommusim::platforms

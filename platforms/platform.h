@@ -1,0 +1,89 @@
+// A running SystemC platform built from a platform_desc: one pci_host_bridge per root bus, every
+// function of the description as a model on its bus, and a CPU-side system bus (address_router) that
+// reaches every host bridge's ECAM slice and MMIO apertures. Software (the simulated kernel, through
+// host::tlm_host_ops) binds an initiator to cpu_side().
+//
+// SystemC allows one elaboration per process: construct one platform, bind to it, then sc_start(). A
+// second platform cannot be built once simulation has started (run each in its own process).
+//
+// Address map (platform_params): ECAM per segment at ecam_base(segment), each host bridge decoding the
+// slice of its bus range; each root bus gets a 32-bit MMIO aperture (an equal, 1 MiB aligned share of
+// [mmio32_base, mmio32_limit)) and a 64-bit aperture of mmio64_size_per_root_bus bytes.
+#pragma once
+#include "models/pci/pci_function.h"
+#include "models/pci/pci_host_bridge.h"
+#include "models/pci/pci_timing.h"
+#include "platforms/desc/platform_desc.h"
+#include "sim/host/pci_host_ops.h"
+#include "sim/tlm/address_router.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace iommusim::platforms {
+
+struct platform_params {
+    pci::pci_timing timing;
+    u64 ecam_base_segment0 = 0xe0000000;      // 256 MiB below the 4 GiB hole's top, as on q35
+    u64 ecam_base_high = 0x8000000000;        // segment s > 0: ecam_base_high + (s - 1) * 256 MiB
+    u64 mmio32_base = 0x80000000;
+    u64 mmio32_limit = 0xe0000000;            // exclusive
+    u64 mmio64_base = 0x10000000000;          // 1 TiB
+    u64 mmio64_size_per_root_bus = 0x1000000000; // 64 GiB
+    double system_bus_ns = 0;                 // CPU-side router crossing
+};
+
+// One host bridge as built: what firmware (MCFG, _CRS) would describe.
+struct root_complex {
+    u16 segment = 0;
+    u8 bus_start = 0, bus_end = 0xff;         // bus_end clipped below the next root bus of the segment
+    u64 ecam_base = 0;                        // the segment's ECAM base (bus 0)
+    u64 mmio32_base = 0, mmio32_size = 0;
+    u64 mmio64_base = 0, mmio64_size = 0;
+    pci::pci_host_bridge* host_bridge = nullptr;
+};
+
+// A function model and where the description put it.
+struct built_function {
+    pci::pci_function* model = nullptr;
+    const function_desc* desc = nullptr;      // points into platform::description()
+    size_t root = 0;                          // index into root_complexes()
+    pci::pci_function* parent = nullptr;      // bridge above, nullptr on a root bus
+};
+
+class platform : public sc_core::sc_module {
+public:
+    platform(sc_core::sc_module_name name, const platform_desc& desc, const platform_params& params = {});
+    ~platform() override;
+
+    tlmx::address_router::target_socket_type& cpu_side() { return m_router->target; }
+    tlmx::address_router& system_bus() { return *m_router; }
+
+    // Root buses in description order; the IOMMU kind as the firmware table that would describe it.
+    host::firmware_info firmware() const;
+    const std::vector<root_complex>& root_complexes() const { return m_roots; }
+    std::optional<u64> ecam_base(u16 segment) const;
+
+    const platform_desc& description() const { return m_desc; }
+    const platform_params& params() const { return m_params; }
+    const std::vector<built_function>& functions() const { return m_functions; }
+    // By the description's label (function_desc::name); nullptr when none carries it.
+    pci::pci_function* find(const std::string& name) const;
+
+private:
+    friend class platform_builder;
+
+    platform_desc m_desc; // owned copy: built_function::desc points into it
+    platform_params m_params;
+    std::unique_ptr<tlmx::address_router> m_router;
+    std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
+    std::vector<std::unique_ptr<pci::pci_function>> m_models;
+    std::vector<root_complex> m_roots;
+    std::vector<built_function> m_functions;
+    std::unordered_map<std::string, size_t> m_by_name;
+};
+
+} // namespace iommusim::platforms

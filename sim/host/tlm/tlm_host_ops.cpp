@@ -1,0 +1,84 @@
+#include "sim/host/tlm/tlm_host_ops.h"
+
+#include "platforms/platform.h"
+#include "sim/tlm/payload_data.h"
+
+namespace iommusim::host {
+
+tlm_host_ops::tlm_host_ops(sc_core::sc_module_name name, firmware_info firmware, std::vector<ecam_window> ecam)
+    : sc_module(name), socket("socket"), m_firmware(std::move(firmware)), m_ecam(std::move(ecam)) {}
+
+const tlm_host_ops::ecam_window* tlm_host_ops::window(u16 segment) const {
+    for (const auto& w : m_ecam)
+        if (w.segment == segment) return &w;
+    return nullptr;
+}
+
+bool tlm_host_ops::transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len) {
+    tlm::tlm_generic_payload gp;
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(data);
+    gp.set_data_length(len);
+    gp.set_streaming_width(len);
+    gp.set_byte_enable_ptr(nullptr);
+    gp.set_dmi_allowed(false);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    socket->b_transport(gp, delay);
+    m_elapsed += delay;
+    ++m_transactions;
+    return gp.is_response_ok();
+}
+
+u32 tlm_host_ops::config_read(u16 segment, u8 bus, u8 devfn, u16 reg, unsigned len) {
+    const u32 ones = len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+    const ecam_window* w = window(segment);
+    if (!w || reg > 0xfff || !(len == 1 || len == 2 || len == 4)) return ones;
+    unsigned char buf[4] = {0xff, 0xff, 0xff, 0xff};
+    const u64 addr = w->base + (u64(bus) << 20 | u64(devfn) << 12 | reg);
+    if (!transport(tlm::TLM_READ_COMMAND, addr, buf, len)) return ones;
+    return u32(tlmx::get_le(buf, len));
+}
+
+void tlm_host_ops::config_write(u16 segment, u8 bus, u8 devfn, u16 reg, unsigned len, u32 value) {
+    const ecam_window* w = window(segment);
+    if (!w || reg > 0xfff || !(len == 1 || len == 2 || len == 4)) return;
+    unsigned char buf[4];
+    tlmx::put_le(buf, len, value);
+    transport(tlm::TLM_WRITE_COMMAND, w->base + (u64(bus) << 20 | u64(devfn) << 12 | reg), buf, len);
+}
+
+u64 tlm_host_ops::mmio_read(u64 addr, unsigned len) {
+    if (len == 0 || len > 8) return ~u64(0);
+    unsigned char buf[8] = {};
+    if (!transport(tlm::TLM_READ_COMMAND, addr, buf, len)) return len == 8 ? ~u64(0) : (u64(1) << (8 * len)) - 1;
+    return tlmx::get_le(buf, len);
+}
+
+void tlm_host_ops::mmio_write(u64 addr, unsigned len, u64 value) {
+    if (len == 0 || len > 8) return;
+    unsigned char buf[8];
+    tlmx::put_le(buf, len, value);
+    transport(tlm::TLM_WRITE_COMMAND, addr, buf, len);
+}
+
+tlm_machine::tlm_machine(const platforms::platform_desc& desc) : tlm_machine(desc, platforms::platform_params{}) {}
+
+tlm_machine::tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params) {
+    m_platform = std::make_unique<platforms::platform>("platform", desc, params);
+    std::vector<tlm_host_ops::ecam_window> ecam;
+    for (const auto& r : m_platform->root_complexes()) {
+        bool seen = false;
+        for (const auto& w : ecam) seen = seen || w.segment == r.segment;
+        if (!seen) ecam.push_back({r.segment, r.ecam_base});
+    }
+    m_ops = std::make_unique<tlm_host_ops>("host_ops", m_platform->firmware(), std::move(ecam));
+    m_ops->socket.bind(m_platform->cpu_side());
+    // Completes elaboration (binding checks, before/end_of_elaboration) without advancing time.
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
+}
+
+tlm_machine::~tlm_machine() = default;
+
+} // namespace iommusim::host

@@ -1,0 +1,72 @@
+// The simulated kernel's view of a SystemC platform: host::pci_host_ops over a TLM initiator socket
+// bound to the platform's cpu_side(). Config accesses become ECAM memory transactions (PCIe Base §7.2.2)
+// at the segment's ECAM base from the firmware (MCFG); MMIO accesses are plain memory transactions.
+// Everything is a direct b_transport call: no process context, no wait(), so the kernel calls it from
+// ordinary C++ code; annotated delays are summed into elapsed().
+#pragma once
+#include "sim/host/pci_host_ops.h"
+
+#include <memory>
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <vector>
+
+namespace iommusim::platforms {
+class platform;
+struct platform_desc;
+struct platform_params;
+} // namespace iommusim::platforms
+
+namespace iommusim::host {
+
+class tlm_host_ops : public sc_core::sc_module, public pci_host_ops {
+public:
+    tlm_utils::simple_initiator_socket<tlm_host_ops> socket;
+
+    struct ecam_window {
+        u16 segment = 0;
+        u64 base = 0; // address of bus 0 of the segment
+    };
+
+    tlm_host_ops(sc_core::sc_module_name name, firmware_info firmware, std::vector<ecam_window> ecam);
+
+    u32 config_read(u16 segment, u8 bus, u8 devfn, u16 reg, unsigned len) override;
+    void config_write(u16 segment, u8 bus, u8 devfn, u16 reg, unsigned len, u32 value) override;
+    u64 mmio_read(u64 addr, unsigned len) override;
+    void mmio_write(u64 addr, unsigned len, u64 value) override;
+    firmware_info firmware() const override { return m_firmware; }
+
+    sc_core::sc_time elapsed() const { return m_elapsed; } // sum of annotated delays so far
+    u64 transactions() const { return m_transactions; }
+
+private:
+    const ecam_window* window(u16 segment) const;
+    bool transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len);
+
+    firmware_info m_firmware;
+    std::vector<ecam_window> m_ecam;
+    sc_core::sc_time m_elapsed = sc_core::SC_ZERO_TIME;
+    u64 m_transactions = 0;
+};
+
+// Owns a platform and the host ops bound to it, elaborated and ready:
+//     platforms::platform_desc desc = platforms::load_preset("qemu-q35");
+//     host::tlm_machine machine(desc);          // builds, binds, sc_start(SC_ZERO_TIME)
+//     host::pci_host_ops& ops = machine.ops();
+// One per process (SystemC elaborates once).
+class tlm_machine {
+public:
+    explicit tlm_machine(const platforms::platform_desc& desc);
+    tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params);
+    ~tlm_machine();
+
+    tlm_host_ops& ops() { return *m_ops; }
+    platforms::platform& platform() { return *m_platform; }
+
+private:
+    std::unique_ptr<platforms::platform> m_platform;
+    std::unique_ptr<tlm_host_ops> m_ops;
+};
+
+} // namespace iommusim::host

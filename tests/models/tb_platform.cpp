@@ -1,0 +1,157 @@
+// Testbench of the platform builder: firmware view, address map, configuration errors and scale.
+#include "models/pci/cfg/pci_regs.h"
+#include "models/pci/pci_bridge.h"
+#include "platforms/platform.h"
+#include "sim/core/bdf.h"
+#include "sim/core/input_error.h"
+#include "sim/host/tlm/tlm_host_ops.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <set>
+
+using namespace iommusim;
+using namespace iommusim::pci;
+using iommusim::platforms::function_desc;
+using iommusim::platforms::platform_desc;
+using iommusim::platforms::root_bus_desc;
+
+// libsystemc's own main() references sc_main; Catch2's main (catch_main.cpp) runs instead, so this one
+// is never called. Weak, so a shared definition elsewhere takes precedence without a clash.
+__attribute__((weak)) int sc_main(int, char*[]) { return 0; }
+
+namespace {
+
+function_desc fn(u8 devfn, function_kind kind) {
+    function_desc f;
+    f.devfn = devfn;
+    f.where = "test";
+    f.params.kind = kind;
+    f.params.class_code = is_bridge(kind) ? 0x060400 : 0x020000;
+    return f;
+}
+
+root_bus_desc root(u16 segment, u8 bus, std::vector<function_desc> funcs) {
+    root_bus_desc rb;
+    rb.where = "/root_buses/" + std::to_string(bus);
+    rb.segment = segment;
+    rb.bus = bus;
+    rb.functions = std::move(funcs);
+    return rb;
+}
+
+} // namespace
+
+TEST_CASE("firmware lists root buses in order with disjoint bus ranges", "[platform]") {
+    platform_desc d;
+    d.iommu = platforms::iommu_kind::amd_vi;
+    auto hb = fn(0, function_kind::host_bridge);
+    hb.params.class_code = 0x060000;
+    d.root_buses = {root(0, 0, {hb}), root(0, 0x80, {fn(0, function_kind::endpoint)}),
+                    root(1, 0, {fn(pci_devfn(2, 0), function_kind::endpoint)})};
+    host::tlm_machine m(d);
+    const auto fw = m.ops().firmware();
+    REQUIRE(fw.root_buses.size() == 3);
+    CHECK(fw.iommu == host::firmware_iommu::ivrs);
+    CHECK(fw.root_buses[0].segment == 0);
+    CHECK(fw.root_buses[0].bus_start == 0);
+    CHECK(fw.root_buses[0].bus_end == 0x7f);
+    CHECK(fw.root_buses[1].bus_start == 0x80);
+    CHECK(fw.root_buses[1].bus_end == 0xff);
+    CHECK(fw.root_buses[2].segment == 1);
+    CHECK(m.platform().ecam_base(0) == std::optional<u64>(0xe0000000));
+    CHECK(m.platform().ecam_base(1).has_value());
+    auto& ops = m.ops();
+    CHECK(ops.config_read(0, 0, 0, PCI_CLASS_DEVICE, 2) == PCI_CLASS_BRIDGE_HOST);
+    CHECK(ops.config_read(0, 0x80, 0, PCI_VENDOR_ID, 2) == 0x1b36);
+    CHECK(ops.config_read(1, 0, pci_devfn(2, 0), PCI_VENDOR_ID, 2) == 0x1b36);
+    CHECK(ops.config_read(1, 0, 0, PCI_VENDOR_ID, 2) == 0xffff);
+    // The apertures do not overlap (the router would have refused).
+    const auto ranges = m.platform().system_bus().ranges();
+    CHECK(ranges.size() == 3 * 3);
+}
+
+TEST_CASE("firmware bus numbers stay in config space", "[platform]") {
+    auto rp = fn(pci_devfn(1, 0), function_kind::root_port);
+    rp.params.primary_bus = 0;
+    rp.params.secondary_bus = 5;
+    rp.params.subordinate_bus = 5;
+    rp.children = {fn(0, function_kind::endpoint)};
+    platform_desc d;
+    d.iommu = platforms::iommu_kind::none;
+    d.root_buses = {root(0, 0, {rp})};
+    host::tlm_machine m(d);
+    CHECK(m.ops().firmware().iommu == host::firmware_iommu::none);
+    CHECK(m.ops().config_read(0, 0, pci_devfn(1, 0), PCI_PRIMARY_BUS, 4) == 0x00050500u);
+    CHECK(m.ops().config_read(0, 5, 0, PCI_VENDOR_ID, 2) == 0x1b36);
+    CHECK(m.platform().functions().at(1).parent == m.platform().functions().at(0).model);
+}
+
+TEST_CASE("duplicate devfn is a configuration error with its location", "[platform]") {
+    platform_desc d;
+    d.source = "dup.json";
+    auto a = fn(8, function_kind::endpoint);
+    auto b = fn(8, function_kind::endpoint);
+    b.where = "/root_buses/0/devices/1";
+    d.root_buses = {root(0, 0, {a, b})};
+    try {
+        platforms::platform p("platform", d);
+        FAIL("no error");
+    } catch (const input_error& e) {
+        CHECK(e.file() == "dup.json");
+        CHECK(e.location() == "/root_buses/0/devices/1");
+    }
+}
+
+TEST_CASE("children below an endpoint are a configuration error", "[platform]") {
+    platform_desc d;
+    auto ep = fn(0, function_kind::endpoint);
+    ep.children = {fn(0, function_kind::endpoint)};
+    d.root_buses = {root(0, 0, {ep})};
+    CHECK_THROWS_AS(platforms::platform("platform", d), input_error);
+}
+
+TEST_CASE("bad function parameters are a configuration error", "[platform]") {
+    platform_desc d;
+    auto ep = fn(0, function_kind::endpoint);
+    ep.params.bars = {{0, 1000, false, false, false}};
+    d.root_buses = {root(0, 0, {ep})};
+    CHECK_THROWS_AS(platforms::platform("platform", d), input_error);
+}
+
+TEST_CASE("more than 10000 functions build in linear time with unique names", "[platform][scale]") {
+    // Two root buses x 31 root ports x (switch upstream + 32 downstream ports x 8-function endpoints).
+    platform_desc d;
+    for (u8 r = 0; r < 2; ++r) {
+        std::vector<function_desc> ports;
+        for (unsigned slot = 1; slot < 32; ++slot) {
+            auto rp = fn(pci_devfn(slot, 0), function_kind::root_port);
+            auto up = fn(0, function_kind::switch_upstream);
+            for (unsigned dn = 0; dn < 32; ++dn) {
+                auto port = fn(pci_devfn(dn, 0), function_kind::switch_downstream);
+                for (unsigned f = 0; f < 8; ++f) port.children.push_back(fn(pci_devfn(0, f), function_kind::endpoint));
+                up.children.push_back(std::move(port));
+            }
+            rp.children = {std::move(up)};
+            ports.push_back(std::move(rp));
+        }
+        d.root_buses.push_back(root(0, u8(r * 0x80), std::move(ports)));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    host::tlm_machine m(d);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    WARN("built " << m.platform().functions().size() << " functions in " << secs << " s");
+    REQUIRE(m.platform().functions().size() == 2 * 31 * (2 + 32 * 9));
+    std::set<std::string> names;
+    for (const auto& f : m.platform().functions()) names.insert(f.model->name());
+    CHECK(names.size() == m.platform().functions().size());
+    // A deep function, reached after the kernel-style numbering of its path.
+    auto& ops = m.ops();
+    const u8 rp = pci_devfn(31, 0);
+    ops.config_write(0, 0x80, rp, PCI_PRIMARY_BUS, 4, 0x80 | 0x81 << 8 | 0x90 << 16);
+    ops.config_write(0, 0x81, 0, PCI_PRIMARY_BUS, 4, 0x81 | 0x82 << 8 | 0x90 << 16);
+    ops.config_write(0, 0x82, pci_devfn(31, 0), PCI_PRIMARY_BUS, 4, 0x82 | 0x83 << 8 | 0x83 << 16);
+    CHECK(ops.config_read(0, 0x83, pci_devfn(0, 7), PCI_VENDOR_ID, 2) == 0x1b36);
+    CHECK(ops.config_read(0, 0x83, pci_devfn(0, 0), PCI_HEADER_TYPE, 1) == 0x80);
+}
