@@ -3,7 +3,8 @@
 // independently of COMMAND.MEMORY (it is chipset configuration space, not a BAR). Modelled registers,
 // the ones Linux's pci_quirk_enable_intel_pch_acs uses:
 //   BSPR  RCBA + 0x1104  RO  Backbone Scratch Pad: firmware's value (root port peer decode state)
-//   UPDCR RCBA + 0x1114  RW  Upstream Peer Decode Configuration
+//   UPDCR RCBA + 0x1014  RW  Upstream Peer Decode Configuration (PCH datasheet offset; Linux once used
+//                            0x1114, which decodes nothing here)
 // Every other RCBA byte reads 0 and ignores writes.
 #pragma once
 #include "models/pci/pci_endpoint.h"

@@ -313,6 +313,9 @@ TEST_CASE("Intel PCH LPC decodes RCBA: BSPR read-only, UPDCR read-write", "[pci]
     ops.mmio_write(rcba + INTEL_UPDCR_REG, 4, 0x3f & ~0x3fu);
     CHECK(ops.mmio_read(rcba + INTEL_UPDCR_REG, 4) == 0);
     CHECK(ops.mmio_read(rcba + 0x10, 4) == 0);
+    // The offset early Linux quirks used for UPDCR decodes nothing.
+    ops.mmio_write(rcba + 0x1114, 4, 0xffffffffu);
+    CHECK(ops.mmio_read(rcba + 0x1114, 4) == 0);
     // Disabling RCBA in config space removes the decode.
     ops.config_write(0, 0, pci_devfn(0x1f, 0), INTEL_LPC_RCBA_REG, 4, 0xfed1c000);
     CHECK(ops.mmio_read(rcba + INTEL_BSPR_REG, 4) == 0xffffffffu);

@@ -1,9 +1,12 @@
 // Testbench of the platform builder: firmware view, address map, configuration errors and scale.
 #include "models/pci/cfg/pci_regs.h"
+#include "models/pci/intel_pch_lpc.h"
 #include "models/pci/pci_bridge.h"
 #include "platforms/platform.h"
 #include "sim/core/bdf.h"
+#include "platforms/desc/platform_loader.h"
 #include "sim/core/input_error.h"
+#include "sim/host/kernel.h"
 #include "sim/host/tlm/tlm_host_ops.h"
 
 #include <catch2/catch.hpp>
@@ -155,3 +158,49 @@ TEST_CASE("more than 10000 functions build in linear time with unique names", "[
     CHECK(ops.config_read(0, 0x83, pci_devfn(0, 7), PCI_VENDOR_ID, 2) == 0x1b36);
     CHECK(ops.config_read(0, 0x83, pci_devfn(0, 0), PCI_HEADER_TYPE, 1) == 0x80);
 }
+
+// Every shipped preset elaborates, and the simulated kernel enumerates every function of it through ECAM
+// (bridges firmware left unnumbered are numbered by the kernel through the models' bus registers).
+static void boot_preset(const std::string& name) {
+    const auto desc = platforms::load_preset(name);
+    host::tlm_machine m(desc);
+    host::kernel k(m.ops());
+    k.boot();
+    INFO(k.log().text());
+    CHECK(k.devices().size() == m.platform().functions().size());
+    CHECK((k.iommu_enabled() == (desc.iommu != platforms::iommu_kind::none)));
+    if (k.iommu_enabled()) CHECK(!k.groups().empty());
+}
+
+TEST_CASE("preset boots through the fabric: qemu-q35", "[platform][preset]") { boot_preset("qemu-q35"); }
+TEST_CASE("preset boots through the fabric: intel-client", "[platform][preset]") { boot_preset("intel-client"); }
+TEST_CASE("preset boots through the fabric: intel-client-haswell", "[platform][preset]") {
+    boot_preset("intel-client-haswell");
+}
+
+// Lynx Point root ports get isolation from pci_quirk_enable_intel_pch_acs: the kernel reads RCBA from the
+// LPC bridge's config 0xf0, BSPR through the RCBA window, and clears UPDCR's peer decode bits, all through
+// the intel_pch_lpc model.
+TEST_CASE("Intel PCH ACS quirk programs UPDCR through the RCBA window", "[platform][preset]") {
+    auto desc = platforms::load_preset("intel-client-haswell");
+    platforms::function_desc* lpc = nullptr;
+    for (auto& f : desc.root_buses.at(0).functions)
+        if (f.params.rcba) lpc = &f;
+    REQUIRE(lpc);
+    lpc->name = "lpc";
+    lpc->params.rcba_bspr = 0;       // no peer decode disable by firmware
+    lpc->params.rcba_updcr = 0x3f;   // peer decode enabled on all ports
+    host::tlm_machine m(desc);
+    CHECK(m.ops().mmio_read(0xfed1c000 + INTEL_UPDCR_REG, 4) == 0x3f);
+    CHECK(m.ops().mmio_read(0xfed1c000 + INTEL_BSPR_REG, 4) == 0);
+    host::kernel k(m.ops());
+    k.boot();
+    auto* model = dynamic_cast<pci::intel_pch_lpc*>(m.platform().find("lpc"));
+    REQUIRE(model);
+    INFO(k.log().text());
+    CHECK(model->updcr() == 0);
+}
+TEST_CASE("preset boots through the fabric: intel-xeon-server", "[platform][preset]") {
+    boot_preset("intel-xeon-server");
+}
+TEST_CASE("preset boots through the fabric: amd-epyc-server", "[platform][preset]") { boot_preset("amd-epyc-server"); }

@@ -274,6 +274,8 @@ constexpr u32 INTEL_LPC_RCBA_MASK = 0xffffc000;
 constexpr u32 INTEL_LPC_RCBA_ENABLE = 0x00000001;
 constexpr u32 INTEL_RCBA_SIZE = 0x4000;
 constexpr u32 INTEL_BSPR_REG = 0x1104;             // backbone scratch pad register
-constexpr u32 INTEL_UPDCR_REG = 0x1114;            // upstream peer decode configuration register
+// Upstream Peer Decode Configuration Register, RCBA + 0x1014 per the PCH datasheets. Early versions of
+// Linux's quirk used 0x1114 (an offset where nothing is decoded) until the kernel corrected it.
+constexpr u32 INTEL_UPDCR_REG = 0x1014;
 
 } // namespace iommusim::pci
