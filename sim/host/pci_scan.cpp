@@ -36,12 +36,6 @@ void pci_scanner::scan_root_bus(const root_bus_info& root) {
     scan_child_bus(*bus);
 }
 
-u8 pci_scanner::root_busn_end(const pci_bus& bus) const {
-    const pci_bus* b = &bus;
-    while (b->parent) b = b->parent;
-    return b->busn_end;
-}
-
 bool pci_scanner::only_one_child(const pci_bus& bus) const {
     if (m_options.pcie_scan_all) return false;
     // A PCIe downstream port's link leads to device 0 only (PCIe r3.1 §7.3.1).
@@ -236,13 +230,15 @@ unsigned pci_scanner::scan_bridge(pci_bus& bus, pci_dev& dev, unsigned max, int 
         return max;
     }
 
-    // Pass 1: give it the next free number, open the range to the end of the root's, scan, then close.
+    // Pass 1: give it the next free number, open the range to the parent bus's end, scan, then close.
     m_access.write16(dev, PCI_STATUS, 0xffff);  // clear errors
     const unsigned next_busnr = max + 1;
-    const u8 end = root_busn_end(bus);
-    if (next_busnr > end || next_busnr > 0xff) {
-        m_log.pci_warn(dev, fmt::format("no bus number left in [bus {:02x}-{:02x}] for the bus behind this bridge; "
-                                        "devices behind it are unusable", bus.number, end));
+    // The new bus gets [next, end of the parent bus's range]; past that end the parent does not forward
+    // its cycles, so nothing behind this bridge can be reached (Linux's accessibility check).
+    const u8 end = bus.busn_end;
+    if (next_busnr > end) {
+        m_log.pci_info(dev, fmt::format("devices behind bridge are unusable because [bus {:02x}-{:02x}] cannot be "
+                                        "assigned for them", next_busnr & 0xff, end));
         return max;
     }
     if (m_topo.find_bus(bus.segment, u8(next_busnr))) {

@@ -25,7 +25,6 @@ private:
     unsigned cfg_space_size(pci_dev& dev);                               // pci_cfg_space_size
     unsigned scan_bridge(pci_bus& bus, pci_dev& dev, unsigned max, int pass);  // pci_scan_bridge_extend
     bool only_one_child(const pci_bus& bus) const;
-    u8 root_busn_end(const pci_bus& bus) const;
 
     pci_access& m_access;
     pci_topology& m_topo;

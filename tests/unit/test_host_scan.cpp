@@ -165,6 +165,17 @@ TEST_CASE("unconfigured bridges are reported invalid in pass 0 and numbered in p
     CHECK(br.cfg.get8(pci::PCI_SUBORDINATE_BUS) == 2);
 }
 
+TEST_CASE("an unconfigured bridge inside a full firmware range gets no bus", "[host][scan][hostile]") {
+    fake_fabric f;
+    auto& rp = f.at_root(devfn(1, 0), with_buses(fn(K::root_port, 0x1af4, 0x1000), 0, 5, 5));
+    auto& usp = f.below(rp, devfn(0, 0), fn(K::switch_upstream, 0x10b5, 0x8747));  // unconfigured
+    f.below(usp, devfn(0, 0), fn(K::switch_downstream, 0x10b5, 0x8747));
+    auto k = boot(f);
+    CHECK(k->log().contains("pci 0000:05:00.0: devices behind bridge are unusable because [bus 06-05] cannot be assigned for them"));
+    CHECK(k->find(B("05:00.0"))->subordinate == nullptr);
+    CHECK(k->devices().size() == 2);
+}
+
 TEST_CASE("10,000 devices enumerate and group well under a second", "[host][scan][perf]") {
     fake_fabric f;
     auto& rp = f.at_root(devfn(1, 0), with_acs(fn(K::root_port, 0x1af4, 0x1000), ACS_ALL4));
@@ -200,7 +211,10 @@ TEST_CASE("10,000 devices enumerate and group well under a second", "[host][scan
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     CHECK(k->devices().size() == count);
     INFO("boot took " << secs << " s");
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
     CHECK(secs < 1.0);
-    WARN("10k-device boot: " << secs << " s");
+#else
+    CHECK(secs < 10.0);  // unoptimised or sanitised build: only guard against quadratic blow-ups
+#endif
     CHECK(k->groups().size() == 2 + 20 * 2 + 20 * 32);  // RP, USP, DSPs, bridges, one per RCiEP slot
 }
