@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 using namespace iommusim;
@@ -276,5 +277,37 @@ TEST_CASE("lspci: unreadable file") {
         FAIL("no error");
     } catch (const input_error& e) {
         CHECK(e.file() == "/nonexistent/dump.txt");
+    }
+}
+
+TEST_CASE("lspci: -vvv lines interleaved with hex (lspci -vvv -xxxx) import like the hex alone") {
+    for (const char* n : {"switch", "pcie_pci_bridge-amd", "pxb"}) {
+        INFO(n);
+        std::string base = IOMMUSIM_FIXTURE_DIR "/oracle/" + std::string(n);
+        auto blocks = [](const std::string& path) {
+            std::ifstream in(path);
+            std::vector<std::string> out(1);
+            for (std::string l; std::getline(in, l);) {
+                if (l.empty()) {
+                    if (!out.back().empty()) out.emplace_back();
+                    continue;
+                }
+                out.back() += l + "\n";
+            }
+            if (out.back().empty()) out.pop_back();
+            return out;
+        };
+        auto hex = blocks(base + ".xxxx"), vvv = blocks(base + ".vvv");
+        REQUIRE(hex.size() == vvv.size());
+        std::string merged;
+        for (size_t i = 0; i < hex.size(); ++i)
+            merged += vvv[i] + hex[i].substr(hex[i].find('\n') + 1) + "\n";
+        auto a = flatten(import_lspci_text(merged, "merged")), b = flatten(import_lspci_file(base + ".xxxx"));
+        REQUIRE(a.size() == b.size());
+        for (const auto& [k, x] : a) {
+            REQUIRE(b.count(k));
+            CHECK(x.parent == b.at(k).parent);
+            CHECK(x.pcie_type == b.at(k).pcie_type);
+        }
     }
 }
