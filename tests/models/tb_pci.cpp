@@ -320,3 +320,41 @@ TEST_CASE("Intel PCH LPC decodes RCBA: BSPR read-only, UPDCR read-write", "[pci]
     ops.config_write(0, 0, pci_devfn(0x1f, 0), INTEL_LPC_RCBA_REG, 4, 0xfed1c000);
     CHECK(ops.mmio_read(rcba + INTEL_BSPR_REG, 4) == 0xffffffffu);
 }
+
+TEST_CASE("random guest config and MMIO traffic never crashes the fabric", "[pci][robustness]") {
+    auto rp = fn(pci_devfn(1, 0), function_kind::root_port);
+    auto ep = fn(0, function_kind::endpoint);
+    ep.params.bars = {{0, 0x4000, false, false, false}, {2, 0x100000, false, true, true}};
+    ep.params.msi = msi_params{};
+    ep.params.msix = msix_params{};
+    ep.params.acs = acs_params{PCI_ACS_ALL, 0, 0};
+    ep.params.ats = ep.params.pasid = ep.params.pri = true;
+    rp.children = {ep};
+    auto lpc = fn(pci_devfn(0x1f, 0), function_kind::pci_endpoint);
+    lpc.params.rcba = 0xfed1c001;
+    std::vector<u8> junk(4096);
+    u32 x = 12345;
+    auto rnd = [&] { return x = x * 1103515245u + 12345u, x >> 8; };
+    for (auto& b : junk) b = u8(rnd());
+    auto cap = fn(pci_devfn(3, 0), function_kind::captured);
+    cap.params.config = junk;
+    cap.params.config[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_BRIDGE;
+    host::tlm_machine m(one_root({rp, lpc, cap}));
+    auto& ops = m.ops();
+    const auto& rc = m.platform().root_complexes().at(0);
+    for (int i = 0; i < 200000; ++i) {
+        const u8 bus = u8(rnd() % 8);
+        const u8 devfn = u8(rnd() % 4 == 0 ? rnd() : (rnd() % 2 ? pci_devfn(1, 0) : 0));
+        const u16 reg = u16(rnd() % 0x1100);
+        const unsigned len = 1u << (rnd() % 4); // 1, 2, 4 or 8
+        if (rnd() % 2) ops.config_write(0, bus, devfn, reg, len, rnd() | rnd() << 24);
+        else (void)ops.config_read(0, bus, devfn, reg, len);
+        const u64 addr = rnd() % 3 == 0 ? rc.mmio32_base + rnd() % 0x200000
+                         : rnd() % 2   ? rc.mmio64_base + rnd() % 0x200000
+                                       : 0xfed1c000 + rnd() % 0x5000;
+        if (rnd() % 2) ops.mmio_write(addr, 1u << (rnd() % 5), u64(rnd()) << 32 | rnd());
+        else (void)ops.mmio_read(addr, 1u << (rnd() % 5));
+    }
+    CHECK(m.ops().transactions() > 300000);
+    CHECK(ops.config_read(0, 0, pci_devfn(1, 0), PCI_VENDOR_ID, 2) == 0x1b36);
+}
