@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace iommusim::host {
 
 using namespace pci;
@@ -50,7 +52,21 @@ void kernel::boot() {
         return;
     }
     // iommu_device_register -> bus_iommu_probe(&pci_bus_type): every device, device-list order.
-    for (pci_dev* dev : m_topo.devices()) m_groups->probe_device(*dev);
+    for (pci_dev* dev : m_topo.devices()) {
+        // amd_iommu_probe_device -> check_device(): the IOMMU's own function has no rlookup entry, since
+        // init_iommu_one() clears it ("IOMMU is not considered to translate itself"): -ENODEV, no group.
+        if (m_iommu == firmware_iommu::ivrs && is_iommu_function(*dev)) {
+            m_log.pci_info(*dev, "AMD-Vi: Found IOMMU; not translating for itself: no IOMMU group");
+            continue;
+        }
+        m_groups->probe_device(*dev);
+    }
+}
+
+bool kernel::is_iommu_function(const pci_dev& dev) const {
+    const bdf a = dev.address();
+    return std::find(m_firmware.iommu_functions.begin(), m_firmware.iommu_functions.end(), a) !=
+           m_firmware.iommu_functions.end();
 }
 
 const iommu_group* kernel::group_of(const bdf& b) const {

@@ -74,6 +74,8 @@ public:
     bool acs_enabled(const bdf& b, u16 flags = REQ_ACS_FLAGS);
 
 private:
+    bool is_iommu_function(const pci_dev& dev) const;
+
     pci_host_ops& m_ops;
     kernel_options m_options;
     kernel_version m_version;

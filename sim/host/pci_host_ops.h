@@ -2,6 +2,7 @@
 // accesses per segment/bus/devfn, through ECAM) plus memory-mapped I/O, and what firmware (ACPI MCFG,
 // _CRS, DMAR/IVRS) tells it. The kernel learns everything else through these calls, as the real one does.
 #pragma once
+#include "sim/core/bdf.h"
 #include "sim/core/types.h"
 
 #include <vector>
@@ -19,6 +20,9 @@ enum class firmware_iommu { none, dmar, ivrs };
 struct firmware_info {
     std::vector<root_bus_info> root_buses; // in the order the firmware lists the host bridges
     firmware_iommu iommu = firmware_iommu::none;
+    // The IOMMUs' own PCI functions, as the IVRS IVHD entries name them (AMD-Vi; VT-d units are not PCI
+    // functions). The driver does not translate for them, so they get no group.
+    std::vector<bdf> iommu_functions;
 };
 
 class pci_host_ops {
