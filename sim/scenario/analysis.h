@@ -1,0 +1,13 @@
+// Boots a platform: builds the SystemC models from the description, elaborates, lets the simulated kernel
+// enumerate it through config cycles, enable ACS and form IOMMU groups, and returns what it found.
+// SystemC allows one elaboration per process: call this once per process (the CLI forks per scenario).
+#pragma once
+#include "platforms/desc/platform_desc.h"
+#include "sim/scenario/group_result.h"
+#include "sim/scenario/host_options.h"
+
+namespace iommusim::scenario {
+
+group_result analyze_groups(const platforms::platform_desc& platform, const host_options& options);
+
+} // namespace iommusim::scenario

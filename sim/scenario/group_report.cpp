@@ -1,0 +1,66 @@
+#include "sim/scenario/group_report.h"
+
+#include <fmt/format.h>
+
+namespace iommusim::scenario {
+
+namespace {
+std::string describe_line(const device_row& d) {
+    std::string s = fmt::format("{} {} [{:04x}]: {} [{:04x}:{:04x}]", d.addr.str(),
+                                d.class_name, u16(d.class_code >> 8),
+                                d.name.empty() ? "Device" : d.name, d.vendor, d.device);
+    if (d.revision) s += fmt::format(" (rev {:02x})", d.revision);
+    return s;
+}
+
+std::string hex(unsigned v, int width) { return fmt::format("0x{:0{}x}", v, width); }
+} // namespace
+
+std::string format_groups_text(const group_result& r, bool explain) {
+    std::string out;
+    for (const auto& g : r.groups) {
+        for (const auto& m : g.members) {
+            const device_row* d = r.find(m);
+            out += fmt::format("IOMMU Group {}: {}\n", g.id, d ? describe_line(*d) : m.str());
+        }
+        if (explain && !g.reason.empty()) out += fmt::format("    why: {}\n", g.reason);
+    }
+    for (const auto& d : r.devices)
+        if (!d.group) out += fmt::format("No IOMMU group: {}\n", describe_line(d));
+    if (explain)
+        for (const auto& n : r.notes) out += fmt::format("note: {}\n", n);
+    return out;
+}
+
+nlohmann::json groups_to_json(const group_result& r) {
+    using nlohmann::json;
+    auto device_json = [](const device_row& d) {
+        json j{{"bdf", d.addr.str()},
+               {"vendor", hex(d.vendor, 4)},
+               {"device", hex(d.device, 4)},
+               {"class", hex(d.class_code, 6)},
+               {"class_name", d.class_name},
+               {"header_type", hex(d.header_type, 2)},
+               {"pcie_type", d.pcie_type},
+               {"parent", d.parent ? json(d.parent->str()) : json(nullptr)},
+               {"acs_cap", d.acs_cap ? json(hex(*d.acs_cap, 4)) : json(nullptr)},
+               {"acs_ctrl", d.acs_ctrl ? json(hex(*d.acs_ctrl, 4)) : json(nullptr)}};
+        if (!d.name.empty()) j["name"] = d.name;
+        return j;
+    };
+    json groups = json::array();
+    for (const auto& g : r.groups) {
+        json members = json::array();
+        for (const auto& m : g.members)
+            if (const device_row* d = r.find(m)) members.push_back(device_json(*d));
+            else members.push_back(json{{"bdf", m.str()}});
+        groups.push_back(json{{"id", g.id}, {"devices", members}, {"reason", g.reason}});
+    }
+    json ungrouped = json::array();
+    for (const auto& d : r.devices)
+        if (!d.group) ungrouped.push_back(device_json(d));
+    return json{{"platform", r.platform}, {"kernel", r.kernel_version}, {"iommu", r.iommu},
+                {"groups", groups}, {"devices_without_group", ungrouped}, {"notes", r.notes}};
+}
+
+} // namespace iommusim::scenario

@@ -1,0 +1,189 @@
+#include "sim/scenario/scenario.h"
+
+#include "sim/core/input_error.h"
+#include "sim/core/json_file.h"
+#include "platforms/desc/platform_loader.h"
+#include "sim/scenario/platform_source.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+namespace iommusim::scenario {
+
+namespace {
+
+constexpr std::array<std::pair<step_op, const char*>, 8> op_names{{
+    {step_op::print_groups, "print_groups"},
+    {step_op::expect_groups, "expect_groups"},
+    {step_op::expect_group_count, "expect_group_count"},
+    {step_op::expect_same_group, "expect_same_group"},
+    {step_op::expect_isolated, "expect_isolated"},
+    {step_op::expect_different_groups, "expect_different_groups"},
+    {step_op::expect_no_group, "expect_no_group"},
+    {step_op::expect_reason, "expect_reason"},
+}};
+
+// Checks an object's keys against the allowed set, naming the first unknown one.
+void check_keys(const nlohmann::json& j, const std::string& file, const std::string& ptr,
+                std::initializer_list<const char*> allowed) {
+    if (!j.is_object()) throw input_error(file, ptr.empty() ? "/" : ptr, "expected a JSON object");
+    for (const auto& [key, value] : j.items()) {
+        bool ok = false;
+        std::string list;
+        for (const char* a : allowed) {
+            ok = ok || key == a;
+            list += (list.empty() ? "" : ", ") + std::string(a);
+        }
+        if (!ok) throw input_error(file, ptr + "/" + key, fmt::format("unknown field \"{}\" (expected one of: {})", key, list));
+    }
+}
+
+std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& file,
+                       const std::string& ptr, bool required) {
+    if (!j.contains(key)) {
+        if (required) throw input_error(file, ptr, fmt::format("missing field \"{}\"", key));
+        return {};
+    }
+    if (!j.at(key).is_string()) throw input_error(file, ptr + "/" + key, "expected a string");
+    return j.at(key).get<std::string>();
+}
+
+bdf get_bdf(const nlohmann::json& v, const std::string& file, const std::string& ptr) {
+    if (!v.is_string()) throw input_error(file, ptr, "expected a BDF string such as \"0000:00:1c.0\"");
+    auto b = bdf::parse(v.get<std::string>());
+    if (!b) throw input_error(file, ptr, fmt::format("\"{}\" is not a BDF (dddd:bb:dd.f)", v.get<std::string>()));
+    return *b;
+}
+
+std::vector<bdf> get_bdf_list(const nlohmann::json& j, const std::string& key, const std::string& file,
+                              const std::string& ptr, size_t min_count) {
+    if (!j.contains(key)) throw input_error(file, ptr, fmt::format("missing field \"{}\"", key));
+    const auto& a = j.at(key);
+    if (!a.is_array()) throw input_error(file, ptr + "/" + key, "expected an array of BDF strings");
+    if (a.size() < min_count)
+        throw input_error(file, ptr + "/" + key, fmt::format("needs at least {} devices", min_count));
+    std::vector<bdf> out;
+    for (size_t i = 0; i < a.size(); ++i) out.push_back(get_bdf(a[i], file, fmt::format("{}/{}/{}", ptr, key, i)));
+    return out;
+}
+
+step parse_step(const nlohmann::json& j, const std::string& file, const std::string& ptr, const std::string& dir) {
+    if (!j.is_object()) throw input_error(file, ptr, "a step must be a JSON object with an \"op\"");
+    const std::string op = get_string(j, "op", file, ptr, true);
+    step s;
+    s.where = ptr;
+    bool known = false;
+    for (const auto& [o, n] : op_names)
+        if (op == n) {
+            s.op = o;
+            known = true;
+        }
+    if (!known) {
+        std::string list;
+        for (const auto& [o, n] : op_names) list += (list.empty() ? "" : ", ") + std::string(n);
+        throw input_error(file, ptr + "/op", fmt::format("unknown op \"{}\" (known: {})", op, list));
+    }
+    s.name = get_string(j, "name", file, ptr, false);
+    switch (s.op) {
+    case step_op::print_groups: check_keys(j, file, ptr, {"op", "name"}); break;
+    case step_op::expect_groups:
+        check_keys(j, file, ptr, {"op", "name", "groups", "file"});
+        if (j.contains("groups") == j.contains("file"))
+            throw input_error(file, ptr, "expect_groups needs exactly one of \"groups\" or \"file\"");
+        if (j.contains("groups")) {
+            s.groups = parse_partition(nlohmann::json{{"groups", j.at("groups")}}, file, ptr);
+        } else {
+            std::filesystem::path p = get_string(j, "file", file, ptr, true);
+            if (p.is_relative()) p = std::filesystem::path(dir) / p;
+            s.groups = load_partition_file(p.string());
+        }
+        break;
+    case step_op::expect_group_count:
+        check_keys(j, file, ptr, {"op", "name", "count"});
+        if (!j.contains("count") || !j.at("count").is_number_integer() || j.at("count").get<long long>() < 0 ||
+            j.at("count").get<long long>() > 1000000)
+            throw input_error(file, ptr + "/count", "expected a non-negative integer \"count\"");
+        s.count = int(j.at("count").get<long long>());
+        break;
+    case step_op::expect_same_group:
+    case step_op::expect_different_groups:
+        check_keys(j, file, ptr, {"op", "name", "devices"});
+        s.devices = get_bdf_list(j, "devices", file, ptr, 2);
+        break;
+    case step_op::expect_isolated:
+    case step_op::expect_no_group:
+        check_keys(j, file, ptr, {"op", "name", "device"});
+        if (!j.contains("device")) throw input_error(file, ptr, "missing field \"device\"");
+        s.devices = {get_bdf(j.at("device"), file, ptr + "/device")};
+        break;
+    case step_op::expect_reason:
+        check_keys(j, file, ptr, {"op", "name", "device", "contains"});
+        if (!j.contains("device")) throw input_error(file, ptr, "missing field \"device\"");
+        s.devices = {get_bdf(j.at("device"), file, ptr + "/device")};
+        s.text = get_string(j, "contains", file, ptr, true);
+        break;
+    }
+    return s;
+}
+
+} // namespace
+
+const char* to_string(step_op op) {
+    for (const auto& [o, n] : op_names)
+        if (o == op) return n;
+    return "?";
+}
+
+host_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
+    check_keys(j, file, ptr, {"kernel", "acs_override", "disable_acs_redir", "iommu"});
+    host_options h;
+    if (j.contains("kernel")) h.kernel = get_string(j, "kernel", file, ptr, true);
+    h.acs_override = get_string(j, "acs_override", file, ptr, false);
+    if (j.contains("disable_acs_redir"))
+        for (const auto& b : get_bdf_list(j, "disable_acs_redir", file, ptr, 0)) h.disable_acs_redir.push_back(b.str());
+    if (j.contains("iommu")) {
+        std::string v = get_string(j, "iommu", file, ptr, true);
+        if (v != "intel" && v != "amd" && v != "none")
+            throw input_error(file, ptr + "/iommu", fmt::format("\"{}\" is not one of intel, amd, none", v));
+        h.iommu = v;
+    }
+    return h;
+}
+
+scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& file) {
+    check_keys(j, file, "", {"name", "description", "platform", "lspci", "host", "steps", "$schema", "comment"});
+    const std::string dir = std::filesystem::path(file).parent_path().string();
+    scenario_desc s;
+    s.file = file;
+    s.name = get_string(j, "name", file, "", false);
+    if (s.name.empty()) s.name = std::filesystem::path(file).stem().string();
+    s.description = get_string(j, "description", file, "", false);
+
+    if (j.contains("platform") == j.contains("lspci"))
+        throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
+    if (j.contains("lspci")) {
+        s.platform = load_lspci_ref(get_string(j, "lspci", file, "", true), dir);
+    } else if (j.at("platform").is_string()) {
+        s.platform = load_platform_ref(j.at("platform").get<std::string>(), dir);
+    } else if (j.at("platform").is_object()) {
+        s.platform = platforms::load_platform_json(j.at("platform"), file, "/platform");
+    } else {
+        throw input_error(file, "/platform", "expected a preset name, a file path or an inline platform object");
+    }
+
+    if (j.contains("host")) s.host = parse_host_options(j.at("host"), file, "/host");
+    if (j.contains("steps")) {
+        const auto& st = j.at("steps");
+        if (!st.is_array()) throw input_error(file, "/steps", "expected an array of steps");
+        for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(parse_step(st[i], file, fmt::format("/steps/{}", i), dir));
+    }
+    return s;
+}
+
+scenario_desc load_scenario_file(const std::string& path) { return load_scenario_json(read_json_file(path), path); }
+
+} // namespace iommusim::scenario

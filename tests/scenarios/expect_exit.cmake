@@ -1,0 +1,10 @@
+# Runs CMD ARGS and checks the exit code (EXPECT_RC) and that stderr or stdout mentions EXPECT_TEXT.
+execute_process(COMMAND ${CMD} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+message("${err}")
+if(NOT rc STREQUAL "${EXPECT_RC}")
+  message(FATAL_ERROR "exit code ${rc}, expected ${EXPECT_RC}\nstdout: ${out}\nstderr: ${err}")
+endif()
+string(FIND "${err}${out}" "${EXPECT_TEXT}" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "the message does not name '${EXPECT_TEXT}'")
+endif()
