@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace iommusim::host {
 
 using namespace pci;
@@ -19,8 +21,13 @@ std::string rid_name(u16 rid) { return fmt::format("{:02x}:{:02x}.{}", rid >> 8,
 } // namespace
 
 std::string iommu_group::explanation() const {
+    // A lone device: why it got a group of its own. Several: why the others joined; the first member's
+    // "new group" reason only says it came first, so it is left out.
+    std::vector<std::string> seen;
+    for (size_t i = reasons.size() > 1 ? 1 : 0; i < reasons.size(); ++i)
+        if (std::find(seen.begin(), seen.end(), reasons[i]) == seen.end()) seen.push_back(reasons[i]);
     std::string s;
-    for (const auto& r : reasons) s += (s.empty() ? "" : "; ") + r;
+    for (const auto& r : seen) s += (s.empty() ? "" : "; ") + r;
     return s;
 }
 
