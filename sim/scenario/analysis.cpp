@@ -34,7 +34,7 @@ std::string pcie_type_key(const host::device_facts& f) {
 host::kernel_options kernel_options_from(const host_options& o) {
     host::kernel_options k;
     if (!host::kernel_version::parse(o.kernel))
-        throw input_error("", "kernel", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", o.kernel));
+        throw input_error("--kernel", "", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", o.kernel));
     k.kernel_version = o.kernel;
     k.acs_override = o.acs_override;
     k.disable_acs_redir = o.disable_acs_redir;

@@ -54,7 +54,7 @@ scenario_outcome run_scenario_here(const std::string& path) {
         }
     } catch (const input_error& e) {
         o.result = outcome::error;
-        o.error = e.what();
+        o.error = e.with_file(path).what();
     } catch (const std::exception& e) {
         o.result = outcome::error;
         o.error = fmt::format("{}: internal error: {}", path, e.what());

@@ -2,6 +2,7 @@
 
 #include "sim/core/input_error.h"
 #include "sim/core/json_file.h"
+#include "sim/host/kernel_options.h"
 #include "platforms/desc/platform_loader.h"
 #include "sim/scenario/platform_source.h"
 
@@ -141,7 +142,11 @@ const char* to_string(step_op op) {
 host_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
     check_keys(j, file, ptr, {"kernel", "acs_override", "disable_acs_redir", "iommu"});
     host_options h;
-    if (j.contains("kernel")) h.kernel = get_string(j, "kernel", file, ptr, true);
+    if (j.contains("kernel")) {
+        h.kernel = get_string(j, "kernel", file, ptr, true);
+        if (!host::kernel_version::parse(h.kernel))
+            throw input_error(file, ptr + "/kernel", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", h.kernel));
+    }
     h.acs_override = get_string(j, "acs_override", file, ptr, false);
     if (j.contains("disable_acs_redir"))
         for (const auto& b : get_bdf_list(j, "disable_acs_redir", file, ptr, 0)) h.disable_acs_redir.push_back(b.str());
@@ -165,10 +170,21 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
 
     if (j.contains("platform") == j.contains("lspci"))
         throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
+    // A reference that cannot be resolved is reported at the field that names it.
+    auto at_field = [&](const char* field, auto&& load) {
+        try {
+            return load();
+        } catch (const input_error& e) {
+            if (!e.file().empty()) throw;
+            throw input_error(file, std::string("/") + field, e.message());
+        }
+    };
     if (j.contains("lspci")) {
-        s.platform = load_lspci_ref(get_string(j, "lspci", file, "", true), dir);
+        const std::string ref = get_string(j, "lspci", file, "", true);
+        s.platform = at_field("lspci", [&] { return load_lspci_ref(ref, dir); });
     } else if (j.at("platform").is_string()) {
-        s.platform = load_platform_ref(j.at("platform").get<std::string>(), dir);
+        const std::string ref = j.at("platform").get<std::string>();
+        s.platform = at_field("platform", [&] { return load_platform_ref(ref, dir); });
     } else if (j.at("platform").is_object()) {
         s.platform = platforms::load_platform_json(j.at("platform"), file, "/platform");
     } else {
