@@ -58,7 +58,8 @@ private:
     pci_timing m_timing;
     tlm_utils::simple_initiator_socket<pci_host_bridge> m_root_out;  // -> m_root.from_upstream
     tlm_utils::simple_target_socket<pci_host_bridge> m_root_dma_in;  // <- m_root.to_upstream
-    tlm_utils::simple_target_socket<pci_host_bridge> m_sink;         // default for to_iommu_or_memory
+    // Default for to_iommu_or_memory; optional so it may stay unbound when something else is attached.
+    tlm_utils::simple_target_socket_optional<pci_host_bridge> m_sink;
     pci_bus m_root;
     bool m_sink_bound = false;
     u64 m_unattached_dma = 0;

@@ -11,6 +11,8 @@
 #include "sim/tlm/pci_extension.h"
 
 #include <catch2/catch.hpp>
+#include <memory>
+#include <tlm_utils/simple_target_socket.h>
 
 using namespace iommusim;
 using namespace iommusim::pci;
@@ -357,4 +359,55 @@ TEST_CASE("random guest config and MMIO traffic never crashes the fabric", "[pci
     }
     CHECK(m.ops().transactions() > 300000);
     CHECK(ops.config_read(0, 0, pci_devfn(1, 0), PCI_VENDOR_ID, 2) == 0x1b36);
+}
+
+namespace {
+// Stand-in for memory or an IOMMU below a host bridge: answers every request and remembers the last one.
+struct dma_sink : sc_core::sc_module {
+    tlm_utils::simple_target_socket<dma_sink> socket{"socket"};
+    u16 last_rid = 0;
+    u64 last_addr = 0;
+    unsigned count = 0;
+    explicit dma_sink(sc_core::sc_module_name n) : sc_module(n) {
+        socket.register_b_transport(this, &dma_sink::b_transport);
+    }
+    void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time&) {
+        if (auto* ext = gp.get_extension<tlmx::pci_extension>()) last_rid = ext->requester_id;
+        last_addr = gp.get_address();
+        ++count;
+        gp.set_response_status(tlm::TLM_OK_RESPONSE);
+    }
+};
+} // namespace
+
+TEST_CASE("an attached target below the host bridge receives the DMA", "[pci]") {
+    auto rp = fn(pci_devfn(1, 0), function_kind::root_port);
+    rp.children = {fn(0, function_kind::endpoint, "ep")};
+    std::unique_ptr<dma_sink> sink;
+    host::tlm_machine m(one_root({rp}), {}, [&](platforms::platform& p) {
+        sink = std::make_unique<dma_sink>("memory");
+        p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(sink->socket);
+    });
+    auto& ops = m.ops();
+    auto* hb = m.platform().root_complexes().at(0).host_bridge;
+    CHECK(hb->upstream_attached());
+    set_buses(ops, 0, pci_devfn(1, 0), 0, 1, 1);
+    ops.config_write(0, 1, 0, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+    ops.config_write(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+    u64 data = 0;
+    tlm::tlm_generic_payload gp;
+    gp.set_command(tlm::TLM_WRITE_COMMAND);
+    gp.set_address(0x12345000);
+    gp.set_data_ptr(reinterpret_cast<unsigned char*>(&data));
+    gp.set_data_length(8);
+    gp.set_streaming_width(8);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    m.platform().find("ep")->issue_dma(gp, delay);
+    CHECK(gp.is_response_ok());
+    CHECK(sink->count == 1);
+    CHECK(sink->last_rid == 0x0100);
+    CHECK(sink->last_addr == 0x12345000);
+    CHECK(hb->unattached_dma_count() == 0);
+    // Two bus hops, the root port and the host bridge: the delay reflects the path.
+    CHECK(delay > sc_core::SC_ZERO_TIME);
 }

@@ -65,8 +65,10 @@ void tlm_host_ops::mmio_write(u64 addr, unsigned len, u64 value) {
 
 tlm_machine::tlm_machine(const platforms::platform_desc& desc) : tlm_machine(desc, platforms::platform_params{}) {}
 
-tlm_machine::tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params) {
+tlm_machine::tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params,
+                         const attach_fn& attach) {
     m_platform = std::make_unique<platforms::platform>("platform", desc, params);
+    if (attach) attach(*m_platform);
     std::vector<tlm_host_ops::ecam_window> ecam;
     for (const auto& r : m_platform->root_complexes()) {
         bool seen = false;

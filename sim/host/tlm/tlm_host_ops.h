@@ -6,6 +6,7 @@
 #pragma once
 #include "sim/host/pci_host_ops.h"
 
+#include <functional>
 #include <memory>
 #include <systemc>
 #include <tlm>
@@ -57,8 +58,14 @@ private:
 // One per process (SystemC elaborates once).
 class tlm_machine {
 public:
+    // Called after the platform is built and before elaboration completes: the place to construct and
+    // bind IOMMUs or memory to each host bridge's to_iommu_or_memory, or map more targets on the
+    // platform's system_bus(). Modules created here must outlive the machine.
+    using attach_fn = std::function<void(platforms::platform&)>;
+
     explicit tlm_machine(const platforms::platform_desc& desc);
-    tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params);
+    tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params,
+                const attach_fn& attach = nullptr);
     ~tlm_machine();
 
     tlm_host_ops& ops() { return *m_ops; }
