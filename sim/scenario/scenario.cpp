@@ -170,13 +170,13 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
 
     if (j.contains("platform") == j.contains("lspci"))
         throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
-    // A reference that cannot be resolved is reported at the field that names it.
+    // Problems with a referenced platform or dump are reported at the field that names it, with the
+    // referenced file's own location inside the message.
     auto at_field = [&](const char* field, auto&& load) {
         try {
             return load();
         } catch (const input_error& e) {
-            if (!e.file().empty()) throw;
-            throw input_error(file, std::string("/") + field, e.message());
+            throw input_error(file, std::string("/") + field, e.file().empty() ? e.message() : e.what());
         }
     };
     if (j.contains("lspci")) {
