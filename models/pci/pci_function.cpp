@@ -14,8 +14,10 @@ bool pci_function::is_type1() const {
     return (m_cfg.get8(PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_BRIDGE;
 }
 
-std::vector<pci_function::bar_window> pci_function::bars() const {
-    std::vector<bar_window> out;
+// Walks the implemented BARs as programmed; stops early when f returns true. No allocation, since the
+// bus asks every function on it for each memory request.
+template <typename F>
+bool pci_function::walk_bars(F&& f) const {
     const unsigned nbars = is_type1() ? 2 : 6;
     for (unsigned i = 0; i < nbars; ++i) {
         const unsigned off = PCI_BASE_ADDRESS_0 + 4 * i;
@@ -39,16 +41,29 @@ std::vector<pci_function::bar_window> pci_function::bars() const {
             b.size = u64(u32(~(wm | 0xfu))) + 1;
         }
         b.prefetchable = !b.io && (v & PCI_BASE_ADDRESS_MEM_PREFETCH);
-        out.push_back(b);
+        if (f(b)) return true;
     }
+    return false;
+}
+
+std::vector<pci_function::bar_window> pci_function::bars() const {
+    std::vector<bar_window> out;
+    walk_bars([&](const bar_window& b) {
+        out.push_back(b);
+        return false;
+    });
     return out;
 }
 
 std::optional<pci_function::bar_window> pci_function::decode_memory_bar(u64 addr) const {
     if (!(m_cfg.get16(PCI_COMMAND) & PCI_COMMAND_MEMORY)) return std::nullopt;
-    for (const bar_window& b : bars())
-        if (!b.io && addr - b.base < b.size) return b;
-    return std::nullopt;
+    std::optional<bar_window> hit;
+    walk_bars([&](const bar_window& b) {
+        if (b.io || addr - b.base >= b.size) return false;
+        hit = b;
+        return true;
+    });
+    return hit;
 }
 
 bool pci_function::claims_config_type1(u8) const { return false; }

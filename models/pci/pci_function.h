@@ -73,6 +73,8 @@ protected:
 
 private:
     void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
+    template <typename F>
+    bool walk_bars(F&& f) const;
 
     config_space m_cfg;
     u8 m_devfn;
