@@ -1,5 +1,6 @@
 #include "platforms/platform.h"
 
+#include "models/pci/cfg/pci_regs.h"
 #include "platforms/platform_builder.h"
 
 namespace iommusim::platforms {
@@ -20,6 +21,18 @@ host::firmware_info platform::firmware() const {
     case iommu_kind::intel_vtd: fw.iommu = host::firmware_iommu::dmar; break;
     case iommu_kind::amd_vi: fw.iommu = host::firmware_iommu::ivrs; break;
     case iommu_kind::none: fw.iommu = host::firmware_iommu::none; break;
+    }
+    // IVRS names each AMD IOMMU's own PCI function in its IVHD (AMD IOMMU spec §5.2.2.1): an AMD function
+    // of class 0x0806 (system peripheral, IOMMU) on a root bus. VT-d units are not PCI functions.
+    if (m_desc.iommu == iommu_kind::amd_vi) {
+        for (const built_function& f : m_functions) {
+            if (f.parent) continue;
+            const auto& cfg = f.model->config();
+            if (cfg.get16(pci::PCI_VENDOR_ID) == pci::PCI_VENDOR_ID_AMD && cfg.get16(pci::PCI_CLASS_DEVICE) == 0x0806) {
+                const root_complex& r = m_roots[f.root];
+                fw.iommu_functions.push_back(bdf{r.segment, r.bus_start, f.model->devfn()});
+            }
+        }
     }
     return fw;
 }

@@ -62,7 +62,8 @@ public:
     tlmx::address_router::target_socket_type& cpu_side() { return m_router->target; }
     tlmx::address_router& system_bus() { return *m_router; }
 
-    // Root buses in description order; the IOMMU kind as the firmware table that would describe it.
+    // Root buses in description order; the IOMMU kind as the firmware table that would describe it; on
+    // AMD-Vi platforms the IOMMUs' own functions (AMD, class 0x0806, on a root bus) as IVRS names them.
     host::firmware_info firmware() const;
     const std::vector<root_complex>& root_complexes() const { return m_roots; }
     std::optional<u64> ecam_base(u16 segment) const;

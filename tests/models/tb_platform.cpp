@@ -204,3 +204,18 @@ TEST_CASE("preset boots through the fabric: intel-xeon-server", "[platform][pres
     boot_preset("intel-xeon-server");
 }
 TEST_CASE("preset boots through the fabric: amd-epyc-server", "[platform][preset]") { boot_preset("amd-epyc-server"); }
+
+TEST_CASE("AMD-Vi firmware names the IOMMU's own function", "[platform]") {
+    auto iommu = fn(pci_devfn(0, 2), function_kind::rc_endpoint);
+    iommu.params.vendor_id = PCI_VENDOR_ID_AMD;
+    iommu.params.class_code = 0x080600;
+    auto hb = fn(0, function_kind::host_bridge);
+    platform_desc d;
+    d.iommu = platforms::iommu_kind::amd_vi;
+    d.root_buses = {root(0, 0, {hb, iommu, fn(pci_devfn(1, 0), function_kind::endpoint)}), root(2, 0x40, {iommu})};
+    host::tlm_machine m(d);
+    const auto fw = m.ops().firmware();
+    REQUIRE(fw.iommu_functions.size() == 2);
+    CHECK(fw.iommu_functions[0] == bdf{0, 0, pci_devfn(0, 2)});
+    CHECK(fw.iommu_functions[1] == bdf{2, 0x40, pci_devfn(0, 2)});
+}
