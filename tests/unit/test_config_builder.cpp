@@ -480,3 +480,23 @@ TEST_CASE("config builder: looping or truncated captures do not hang or crash", 
     p.config.resize(16);
     CHECK_THROWS_AS(build_config_space(p), std::invalid_argument);
 }
+
+TEST_CASE("config builder: Sunrise Point root port ACS control is the dword at cap+8", "[cfg]") {
+    auto p = bridge_params(function_kind::root_port);
+    p.vendor_id = PCI_VENDOR_ID_INTEL;
+    p.device_id = 0xa110;
+    p.acs = acs_params{PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF, 0, 0};
+    auto c = build_config_space(p);
+    CHECK(intel_spt_pch_acs_layout(c));
+    const u16 acs = *c.find_ext_capability(PCI_EXT_CAP_ID_ACS);
+    c.write(acs + PCI_ACS_CTRL, 2, 0xffff); // the standard place is RO here
+    CHECK(c.read(acs + PCI_ACS_CTRL, 2) == 0);
+    c.write(acs + PCI_ACS_CAP + 4, 4, 0xffffffffu);
+    CHECK(c.read(acs + PCI_ACS_CAP + 4, 4) == (PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF));
+    // Not a Sunrise Point port (other device ID, or an endpoint): standard layout.
+    p.device_id = 0xa120;
+    CHECK(!intel_spt_pch_acs_layout(build_config_space(p)));
+    auto e = endpoint_params();
+    e.device_id = 0xa110;
+    CHECK(!intel_spt_pch_acs_layout(build_config_space(e)));
+}

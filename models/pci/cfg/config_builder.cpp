@@ -148,15 +148,21 @@ unsigned acs_egress_bits(u16 cap) {
     return n == 0 ? 256 : n; // §7.7.8.2: 00h encodes 256
 }
 
+// Sunrise/Union Point layout: the ACS Capability register is a dword at +4 and the Control register a
+// dword at +8 (where the egress vector would be); the Egress Control Vector, if any, follows at +12.
+constexpr u16 INTEL_SPT_ACS_CTRL = PCI_ACS_CAP + 4;
+
 // ACS Extended Capability (PCIe Base §7.7.8).
 void build_acs(config_space& c, const acs_params& a) {
     const u16 cap = u16((a.cap & PCI_ACS_ALL) |
                         ((a.cap & PCI_ACS_EC) ? u16(a.egress_bits) << PCI_ACS_EGRESS_CTL_SIZE_SHIFT : 0));
-    unsigned size = PCI_EXT_CAP_ACS_SIZEOF;
+    const bool spt = intel_spt_pch_acs_layout(c);
+    unsigned size = PCI_EXT_CAP_ACS_SIZEOF + (spt ? 4 : 0);
     if (cap & PCI_ACS_EC) size += 4 * ((acs_egress_bits(cap) + 31) / 32);
     const u16 off = c.add_ext_capability(PCI_EXT_CAP_ID_ACS, 1, size);
     c.set16(off + PCI_ACS_CAP, cap);
-    c.set16(off + PCI_ACS_CTRL, u16(a.ctrl & cap & PCI_ACS_ALL));
+    if (spt) c.set32(off + INTEL_SPT_ACS_CTRL, u32(a.ctrl & cap & PCI_ACS_ALL));
+    else c.set16(off + PCI_ACS_CTRL, u16(a.ctrl & cap & PCI_ACS_ALL));
     apply_acs_masks(c, off);
 }
 
@@ -286,15 +292,31 @@ void apply_exp_masks(config_space& c, u16 off) {
 // in its implemented bits when P2P Egress Control is advertised.
 void apply_acs_masks(config_space& c, u16 off) {
     const u16 cap = c.get16(off + PCI_ACS_CAP);
-    c.set_wmask(off + PCI_ACS_CTRL, 2, cap & PCI_ACS_ALL);
+    const bool spt = intel_spt_pch_acs_layout(c);
+    if (spt) c.set_wmask(off + INTEL_SPT_ACS_CTRL, 4, cap & PCI_ACS_ALL);
+    else c.set_wmask(off + PCI_ACS_CTRL, 2, cap & PCI_ACS_ALL);
     if (cap & PCI_ACS_EC) {
         unsigned bits = acs_egress_bits(cap);
+        const unsigned vector = off + PCI_ACS_EGRESS_CTL_V + (spt ? 4 : 0);
         for (unsigned dw = 0; bits > 0; ++dw) {
             const unsigned n = bits >= 32 ? 32 : bits;
-            c.set_wmask(off + PCI_ACS_EGRESS_CTL_V + 4 * dw, 4, n == 32 ? 0xffffffffu : (1u << n) - 1);
+            c.set_wmask(vector + 4 * dw, 4, n == 32 ? 0xffffffffu : (1u << n) - 1);
             bits -= n;
         }
     }
+}
+
+// Intel Sunrise Point / Union Point PCH root ports (and the 7th/8th gen mobile ones) implement ACS with a
+// non-standard layout: a dword Capability register at +4 and a dword Control register at +8. Device IDs
+// as Linux's pci_quirk_intel_spt_pch_acs_match lists them.
+bool intel_spt_pch_acs_layout(const config_space& c) {
+    if (c.get16(PCI_VENDOR_ID) != PCI_VENDOR_ID_INTEL) return false;
+    const auto exp = c.find_capability(PCI_CAP_ID_EXP);
+    if (!exp || ((c.get16(*exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4) != PCI_EXP_TYPE_ROOT_PORT) return false;
+    const u16 d = c.get16(PCI_DEVICE_ID);
+    return (d >= 0xa110 && d <= 0xa11f) || (d >= 0xa167 && d <= 0xa16a) || // Sunrise Point
+           (d >= 0xa290 && d <= 0xa29f) || (d >= 0xa2e7 && d <= 0xa2ee) || // Union Point
+           (d >= 0x9d10 && d <= 0x9d1b);                                   // 7th/8th gen mobile
 }
 
 // ATS Control (PCIe Base §10.5.1.3): Enable and Smallest Translation Unit RW.

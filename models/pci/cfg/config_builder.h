@@ -21,6 +21,12 @@ config_space build_config_space(const function_params& params);
 // The Device/Port Type (PCI_EXP_FLAGS_TYPE >> 4) of a PCIe kind; nullopt for conventional kinds.
 std::optional<pcie_type> pcie_type_of(function_kind kind);
 
+// Hardware erratum modelled: Intel Sunrise/Union Point PCH root ports (8086:a110-a11f, a167-a16a,
+// a290-a29f, a2e7-a2ee, 9d10-9d1b) keep the ACS Control register as a dword at cap+8 instead of the word
+// at cap+6 (cap+6 is then the RO upper half of a dword Capability register). Decided from the IDs and
+// port type already in the space, so built and captured spaces behave alike.
+bool intel_spt_pch_acs_layout(const config_space& cfg);
+
 // Applies the register semantics of a capability already present at `off` (reading its RO fields to
 // decide the layout). Used for built and captured spaces alike.
 void apply_pm_masks(config_space& cfg, u16 off);
