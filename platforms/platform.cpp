@@ -5,8 +5,8 @@
 
 namespace iommusim::platforms {
 
-platform::platform(sc_core::sc_module_name name, const platform_desc& desc, const platform_params& params)
-    : sc_module(name), m_desc(desc), m_params(params) {
+platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
+    : sc_module(name), m_desc(desc), m_params(desc.params) {
     platform_builder builder(*this, m_params);
     builder.build(m_desc);
 }

@@ -12,7 +12,7 @@
 #pragma once
 #include "models/pci/pci_function.h"
 #include "models/pci/pci_host_bridge.h"
-#include "models/pci/pci_timing.h"
+#include "models/pci/cfg/pci_timing.h"
 #include "platforms/desc/platform_desc.h"
 #include "sim/host/pci_host_ops.h"
 #include "sim/tlm/address_router.h"
@@ -24,17 +24,6 @@
 #include <vector>
 
 namespace iommusim::platforms {
-
-struct platform_params {
-    pci::pci_timing timing;
-    u64 ecam_base_segment0 = 0xe0000000;      // 256 MiB below the 4 GiB hole's top, as on q35
-    u64 ecam_base_high = 0x8000000000;        // segment s > 0: ecam_base_high + (s - 1) * 256 MiB
-    u64 mmio32_base = 0x80000000;
-    u64 mmio32_limit = 0xe0000000;            // exclusive
-    u64 mmio64_base = 0x10000000000;          // 1 TiB
-    u64 mmio64_size_per_root_bus = 0x1000000000; // 64 GiB
-    double system_bus_ns = 0;                 // CPU-side router crossing
-};
 
 // One host bridge as built: what firmware (MCFG, _CRS) would describe.
 struct root_complex {
@@ -56,7 +45,8 @@ struct built_function {
 
 class platform : public sc_core::sc_module {
 public:
-    platform(sc_core::sc_module_name name, const platform_desc& desc, const platform_params& params = {});
+    // Parameters come from desc.params (the platform JSON's "params" object).
+    platform(sc_core::sc_module_name name, const platform_desc& desc);
     ~platform() override;
 
     tlmx::address_router::target_socket_type& cpu_side() { return m_router->target; }

@@ -38,7 +38,7 @@ const char* platform_builder::model_kind(const pci::function_params& p) {
 
 void platform_builder::build(const platform_desc& desc) {
     m_source = desc.source;
-    m_platform.m_router = std::make_unique<tlmx::address_router>("system_bus", pci::pci_timing::ns(m_params.system_bus_ns));
+    m_platform.m_router = std::make_unique<tlmx::address_router>("system_bus", sc_core::sc_time(m_params.system_bus_ns, sc_core::SC_NS));
     plan_root_complexes(desc);
     for (size_t i = 0; i < desc.root_buses.size(); ++i)
         build_bus(desc.root_buses[i].functions, m_platform.m_roots[i].host_bridge->root_bus(), i, nullptr);

@@ -27,7 +27,7 @@ void intel_pch_lpc::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ex
         pci_endpoint::memory(gp, ext, delay);
         return;
     }
-    delay += pci_timing::ns(timing().mmio_access_ns);
+    delay += sc_core::sc_time(timing().mmio_access_ns, sc_core::SC_NS);
     const u64 off = addr - rcba_base();
     const unsigned len = gp.get_data_length();
     unsigned char* data = gp.get_data_ptr();

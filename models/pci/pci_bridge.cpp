@@ -70,7 +70,7 @@ void pci_bridge::config_type1(tlm::tlm_generic_payload& gp, tlmx::pci_extension&
         }
         ext.request = tlmx::pci_request::config_type0;
     }
-    delay += pci_timing::ns(timing().hop_ns);
+    delay += sc_core::sc_time(timing().hop_ns, sc_core::SC_NS);
     downstream_out->b_transport(gp, delay);
 }
 
@@ -83,7 +83,7 @@ void pci_bridge::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, 
         gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;
     }
-    delay += pci_timing::ns(timing().hop_ns);
+    delay += sc_core::sc_time(timing().hop_ns, sc_core::SC_NS);
     downstream_out->b_transport(gp, delay);
 }
 
@@ -96,7 +96,7 @@ void pci_bridge::upstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay)
     }
     if (m_owns_requester_id)
         if (auto* ext = gp.get_extension<tlmx::pci_extension>()) ext->requester_id = u16(secondary_bus() << 8);
-    delay += pci_timing::ns(timing().hop_ns);
+    delay += sc_core::sc_time(timing().hop_ns, sc_core::SC_NS);
     dma_out->b_transport(gp, delay);
 }
 

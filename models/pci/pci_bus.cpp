@@ -30,7 +30,7 @@ pci_function* pci_bus::function_at(u8 devfn) const {
 }
 
 void pci_bus::forward(int port, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-    delay += pci_timing::ns(m_timing.hop_ns);
+    delay += sc_core::sc_time(m_timing.hop_ns, sc_core::SC_NS);
     to_functions[port]->b_transport(gp, delay);
 }
 
@@ -55,7 +55,7 @@ void pci_bus::downstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) 
 }
 
 void pci_bus::upstream(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-    delay += pci_timing::ns(m_timing.hop_ns);
+    delay += sc_core::sc_time(m_timing.hop_ns, sc_core::SC_NS);
     to_upstream->b_transport(gp, delay);
 }
 

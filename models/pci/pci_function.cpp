@@ -85,7 +85,7 @@ void pci_function::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
 }
 
 void pci_function::config_type0(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay) {
-    delay += pci_timing::ns(m_timing.config_access_ns);
+    delay += sc_core::sc_time(m_timing.config_access_ns, sc_core::SC_NS);
     if (ext.devfn != m_devfn) {
         gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;
@@ -119,7 +119,7 @@ void pci_function::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension&, sc
         gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;
     }
-    delay += pci_timing::ns(m_timing.mmio_access_ns);
+    delay += sc_core::sc_time(m_timing.mmio_access_ns, sc_core::SC_NS);
     const u64 off = gp.get_address() - bar->base;
     const unsigned len = gp.get_data_length();
     bool ok = false;

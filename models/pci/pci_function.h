@@ -5,7 +5,7 @@
 // (pci_endpoint) or route through the function (pci_bridge).
 #pragma once
 #include "models/pci/cfg/config_space.h"
-#include "models/pci/pci_timing.h"
+#include "models/pci/cfg/pci_timing.h"
 #include "sim/tlm/pci_extension.h"
 
 #include <optional>

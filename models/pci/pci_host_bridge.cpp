@@ -51,7 +51,7 @@ void pci_host_bridge::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
         gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;
     }
-    delay += pci_timing::ns(m_timing.host_bridge_ns);
+    delay += sc_core::sc_time(m_timing.host_bridge_ns, sc_core::SC_NS);
     {
         tlmx::scoped_extension scope(gp, &ext);
         gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
@@ -69,7 +69,7 @@ unsigned pci_host_bridge::from_cpu_dbg(tlm::tlm_generic_payload&) {
 }
 
 void pci_host_bridge::upstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
-    delay += pci_timing::ns(m_timing.host_bridge_ns);
+    delay += sc_core::sc_time(m_timing.host_bridge_ns, sc_core::SC_NS);
     to_iommu_or_memory->b_transport(gp, delay);
 }
 

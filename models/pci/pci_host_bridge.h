@@ -10,7 +10,7 @@
 //           TLM_ADDRESS_ERROR_RESPONSE and counts the requests.
 #pragma once
 #include "models/pci/pci_bus.h"
-#include "models/pci/pci_timing.h"
+#include "models/pci/cfg/pci_timing.h"
 
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>

@@ -3,6 +3,7 @@
 // and by the lspci importer; consumed by the SystemC builder. Pure data, no SystemC.
 #pragma once
 #include "models/pci/cfg/function_params.h"
+#include "platforms/desc/platform_params.h"
 #include "sim/core/types.h"
 
 #include <string>
@@ -35,6 +36,7 @@ struct platform_desc {
     std::string description;
     iommu_kind iommu = iommu_kind::intel_vtd; // which IOMMU the firmware (DMAR/IVRS) describes
     std::vector<root_bus_desc> root_buses;
+    platform_params params;                   // fabric timing and address map
     std::vector<std::string> notes;           // importer remarks: what could not be decided, assumptions
 };
 

@@ -58,7 +58,7 @@ public:
     loader(std::string source) : m_in(std::move(source)) {}
 
     platform_desc load(const json& j, const std::string& root) {
-        m_in.check_members(j, root, {"$schema", "name", "description", "comment", "iommu", "root_buses"});
+        m_in.check_members(j, root, {"$schema", "name", "description", "comment", "iommu", "params", "root_buses"});
         platform_desc p;
         p.source = m_in.file();
         if (j.contains("name")) p.name = m_in.get_string(j["name"], json_ptr(root, "name"));
@@ -72,6 +72,7 @@ public:
             else if (s == "none") p.iommu = iommu_kind::none;
             else m_in.fail(ptr, "iommu must be \"intel\", \"amd\" or \"none\", got \"" + s.substr(0, 40) + "\"");
         }
+        if (j.contains("params")) p.params = params(j["params"], json_ptr(root, "params"));
         std::string rb_ptr = json_ptr(root, "root_buses");
         if (!j.contains("root_buses")) m_in.fail(root, "missing required field \"root_buses\"");
         const json& rbs = j["root_buses"];
@@ -84,6 +85,50 @@ public:
     }
 
 private:
+    // Latency in nanoseconds: a finite, non-negative number below one second.
+    double get_ns(const json& v, const std::string& ptr) const {
+        if (!v.is_number()) m_in.fail(ptr, std::string("expected a number of nanoseconds, got ") + json_type_name(v));
+        const double d = v.get<double>();
+        if (!(d >= 0 && d < 1e9)) m_in.fail(ptr, "latency must be between 0 and 1e9 ns");
+        return d;
+    }
+
+    // "params": fabric timing and the firmware's address map (platform_params_info describes each).
+    platform_params params(const json& j, const std::string& ptr) {
+        m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
+                                    "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns"});
+        platform_params p;
+        const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
+        auto addr = [&](const char* key, u64& field) {
+            if (j.contains(key)) field = m_in.get_uint(j[key], json_ptr(ptr, key), addr_max);
+        };
+        addr("ecam_base_segment0", p.ecam_base_segment0);
+        addr("ecam_base_high", p.ecam_base_high);
+        addr("mmio32_base", p.mmio32_base);
+        addr("mmio32_limit", p.mmio32_limit);
+        addr("mmio64_base", p.mmio64_base);
+        if (j.contains("mmio64_size_per_root_bus"))
+            p.mmio64_size_per_root_bus = m_in.get_size(j["mmio64_size_per_root_bus"], json_ptr(ptr, "mmio64_size_per_root_bus"));
+        if (j.contains("system_bus_ns")) p.system_bus_ns = get_ns(j["system_bus_ns"], json_ptr(ptr, "system_bus_ns"));
+        if (p.ecam_base_segment0 & 0xfffffff) m_in.fail(json_ptr(ptr, "ecam_base_segment0"), "ECAM base must be 256 MiB aligned");
+        if (p.ecam_base_high & 0xfffffff) m_in.fail(json_ptr(ptr, "ecam_base_high"), "ECAM base must be 256 MiB aligned");
+        if (p.mmio32_limit <= p.mmio32_base || p.mmio32_limit > (u64(1) << 32))
+            m_in.fail(json_ptr(ptr, "mmio32_limit"), "the 32-bit MMIO space must end above its base and at or below 4 GiB");
+        if (j.contains("timing")) {
+            const json& t = j["timing"];
+            const std::string tp = json_ptr(ptr, "timing");
+            m_in.check_members(t, tp, {"config_access_ns", "hop_ns", "mmio_access_ns", "host_bridge_ns"});
+            auto ns = [&](const char* key, double& field) {
+                if (t.contains(key)) field = get_ns(t[key], json_ptr(tp, key));
+            };
+            ns("config_access_ns", p.timing.config_access_ns);
+            ns("hop_ns", p.timing.hop_ns);
+            ns("mmio_access_ns", p.timing.mmio_access_ns);
+            ns("host_bridge_ns", p.timing.host_bridge_ns);
+        }
+        return p;
+    }
+
     root_bus_desc root_bus(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"segment", "bus", "bus_end", "devices", "name", "comment"});
         root_bus_desc rb;

@@ -16,21 +16,31 @@ namespace iommusim::cli {
 namespace {
 struct groups_args {
     std::string platform, lspci, expect, kernel = "6.1", acs_override, iommu;
-    std::vector<std::string> disable_acs_redir;
-    bool json = false, explain = false, log = false;
+    std::vector<std::string> disable_acs_redir, external_facing;
+    bool json = false, explain = false, log = false, assign_busses = false;
 };
 
 int run_groups(const groups_args& a) {
     using namespace scenario;
     if (a.platform.empty() == a.lspci.empty())
         throw input_error("", "", "give either a platform (preset name or JSON file) or --lspci FILE");
-    host_options opt;
-    opt.kernel = a.kernel;
+    host::kernel_options opt;
+    opt.kernel_version = a.kernel;
     opt.acs_override = a.acs_override;
-    opt.disable_acs_redir = a.disable_acs_redir;
-    if (!a.iommu.empty()) opt.iommu = a.iommu;
-    for (const auto& b : opt.disable_acs_redir)
-        if (!bdf::parse(b)) throw input_error("--disable-acs-redir", b, "not a BDF (dddd:bb:dd.f)");
+    opt.assign_busses = a.assign_busses;
+    for (const auto& b : a.disable_acs_redir) {
+        if (!bdf::parse(b) && !host::is_pci_id_spec(b))
+            throw input_error("--disable-acs-redir", b, "neither a BDF ([dddd:]bb:dd.f) nor pci:vvvv:dddd");
+        opt.disable_acs_redir.push_back(b);
+    }
+    for (const auto& b : a.external_facing) {
+        auto parsed = bdf::parse(b);
+        if (!parsed) throw input_error("--external-facing", b, "not a BDF ([dddd:]bb:dd.f)");
+        opt.external_facing.push_back(*parsed);
+    }
+    if (a.iommu == "intel") opt.iommu = host::firmware_iommu::dmar;
+    if (a.iommu == "amd") opt.iommu = host::firmware_iommu::ivrs;
+    if (a.iommu == "none") opt.iommu = host::firmware_iommu::none;
 
     // Load the expectation before the (longer) simulation, so a bad file fails fast.
     std::unique_ptr<partition> expected;
@@ -73,7 +83,11 @@ void add_groups_command(CLI::App& app, int& rc) {
     cmd->add_option("--kernel", a->kernel, "Linux version whose rules apply")->capture_default_str();
     cmd->add_option("--acs-override", a->acs_override,
                     "out-of-tree pcie_acs_override= value (downstream,multifunction,id:vvvv:dddd)");
-    cmd->add_option("--disable-acs-redir", a->disable_acs_redir, "pci=disable_acs_redir= BDFs");
+    cmd->add_option("--disable-acs-redir", a->disable_acs_redir, "pci=disable_acs_redir= devices (BDF or pci:vvvv:dddd)")
+        ->take_all()->allow_extra_args(false);
+    cmd->add_option("--external-facing", a->external_facing, "ports firmware marks external-facing (BDFs)")
+        ->allow_extra_args(false);
+    cmd->add_flag("--assign-busses", a->assign_busses, "pci=assign-busses: renumber every bridge");
     cmd->add_option("--iommu", a->iommu, "override the firmware's IOMMU")
         ->check(CLI::IsMember({"intel", "amd", "none"}));
     cmd->add_option("--expect", a->expect, "expected partition (JSON); exit 1 and print the difference if it differs");

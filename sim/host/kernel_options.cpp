@@ -81,3 +81,41 @@ acs_override acs_override::parse(const std::string& text) {
 }
 
 } // namespace iommusim::host
+
+namespace iommusim::host {
+
+bool is_pci_id_spec(const std::string& spec) {
+    if (spec.rfind("pci:", 0) != 0) return false;
+    size_t fields = 0, digits = 0;
+    for (size_t i = 4; i <= spec.size(); ++i) {
+        if (i == spec.size() || spec[i] == ':') {
+            if (digits == 0 || digits > 4) return false;
+            ++fields;
+            digits = 0;
+        } else if (std::isxdigit(static_cast<unsigned char>(spec[i]))) {
+            ++digits;
+        } else {
+            return false;
+        }
+    }
+    return fields == 2 || fields == 4;
+}
+
+model_info kernel_options_info() {
+    return {"kernel",
+            "The simulated Linux kernel: the \"host\" object of a scenario, flags of `iommusim groups`",
+            {{"kernel", "string", "6.1",
+              "Linux version whose PCI quirks and grouping rules are reproduced (sim/host/README.md lists them)"},
+             {"acs_override", "string", "\"\"",
+              "out-of-tree pcie_acs_override=: downstream, multifunction, id:vvvv:dddd (comma-separated); off"},
+             {"disable_acs_redir", "list", "[]",
+              "pci=disable_acs_redir=: \"[dddd:]bb:dd.f\" or \"pci:vvvv:dddd\"; their ACS RR, CR and EC are cleared"},
+             {"iommu", "string", "(firmware)",
+              "\"intel\" (DMAR), \"amd\" (IVRS) or \"none\" (intel_iommu=off: no ACS request, no groups)"},
+             {"assign_busses", "bool", "false", "pci=assign-busses: renumber every bridge, ignoring firmware"},
+             {"pcie_scan_all", "bool", "false", "pci=pcie_scan_all: scan all device numbers below PCIe ports"},
+             {"external_facing", "list of BDF", "[]",
+              "ports firmware marks external-facing (ACPI ExternalFacingPort): TB enabled, devices below untrusted"}}};
+}
+
+} // namespace iommusim::host

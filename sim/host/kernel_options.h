@@ -2,6 +2,7 @@
 // kernel command line (pcie_acs_override=, pci=disable_acs_redir=, pci=assign-busses, intel_iommu=off...).
 #pragma once
 #include "sim/core/bdf.h"
+#include "sim/core/model_info.h"
 #include "sim/host/pci_host_ops.h"
 
 #include <optional>
@@ -55,4 +56,12 @@ struct acs_override {
     static acs_override parse(const std::string& text);
 };
 
+} // namespace iommusim::host
+
+namespace iommusim::host {
+// "pci:vvvv:dddd[:ssss:ssss]", the pci_dev_str_match ID form of pci=disable_acs_redir= (hex fields).
+bool is_pci_id_spec(const std::string& spec);
+
+// The options above, for `iommusim describe kernel`: names as a scenario's "host" object spells them.
+model_info kernel_options_info();
 } // namespace iommusim::host

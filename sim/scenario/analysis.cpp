@@ -31,23 +31,12 @@ std::string pcie_type_key(const host::device_facts& f) {
     }
 }
 
-host::kernel_options kernel_options_from(const host_options& o) {
-    host::kernel_options k;
-    if (!host::kernel_version::parse(o.kernel))
-        throw input_error("--kernel", "", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", o.kernel));
-    k.kernel_version = o.kernel;
-    k.acs_override = o.acs_override;
-    k.disable_acs_redir = o.disable_acs_redir;
-    if (o.iommu)
-        k.iommu = *o.iommu == "intel" ? host::firmware_iommu::dmar
-                  : *o.iommu == "amd" ? host::firmware_iommu::ivrs
-                                      : host::firmware_iommu::none;
-    return k;
-}
 } // namespace
 
-group_result analyze_groups(const platforms::platform_desc& platform, const host_options& options) {
-    const host::kernel_options kopt = kernel_options_from(options); // bad options fail before elaboration
+group_result analyze_groups(const platforms::platform_desc& platform, const host::kernel_options& kopt) {
+    // Bad options fail before elaboration.
+    if (!host::kernel_version::parse(kopt.kernel_version))
+        throw input_error("--kernel", "", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", kopt.kernel_version));
     host::tlm_machine machine(platform);
     host::kernel k(machine.ops(), kopt);
     k.boot();

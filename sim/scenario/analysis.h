@@ -4,10 +4,10 @@
 #pragma once
 #include "platforms/desc/platform_desc.h"
 #include "sim/scenario/group_result.h"
-#include "sim/scenario/host_options.h"
+#include "sim/host/kernel_options.h"
 
 namespace iommusim::scenario {
 
-group_result analyze_groups(const platforms::platform_desc& platform, const host_options& options);
+group_result analyze_groups(const platforms::platform_desc& platform, const host::kernel_options& options);
 
 } // namespace iommusim::scenario

@@ -1,13 +1,17 @@
 #include "sim/scenario/describe.h"
 
 #include "platforms/desc/platform_loader.h"
-#include "sim/scenario/host_options.h"
+#include "platforms/desc/platform_params.h"
+#include "models/pci/cfg/pci_timing.h"
+#include "sim/host/kernel_options.h"
 
 namespace iommusim::scenario {
 
 std::vector<model_info> all_model_info() {
     std::vector<model_info> out;
-    out.push_back(host_options_info());
+    out.push_back(host::kernel_options_info());
+    out.push_back(platforms::platform_params_info());
+    for (auto& m : pci::pci_model_infos()) out.push_back(std::move(m));
     model_info presets{"presets", "Bundled platforms, usable by name in `groups` and in scenarios", {}};
     for (const auto& n : platforms::preset_names())
         presets.params.push_back({n, "platform", "", platforms::load_preset(n).description});

@@ -139,23 +139,42 @@ const char* to_string(step_op op) {
     return "?";
 }
 
-host_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
-    check_keys(j, file, ptr, {"kernel", "acs_override", "disable_acs_redir", "iommu"});
-    host_options h;
+host::kernel_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
+    check_keys(j, file, ptr,
+               {"kernel", "acs_override", "disable_acs_redir", "iommu", "assign_busses", "pcie_scan_all", "external_facing"});
+    host::kernel_options h;
     if (j.contains("kernel")) {
-        h.kernel = get_string(j, "kernel", file, ptr, true);
-        if (!host::kernel_version::parse(h.kernel))
-            throw input_error(file, ptr + "/kernel", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", h.kernel));
+        h.kernel_version = get_string(j, "kernel", file, ptr, true);
+        if (!host::kernel_version::parse(h.kernel_version))
+            throw input_error(file, ptr + "/kernel",
+                              fmt::format("\"{}\" is not a kernel version such as \"6.1\"", h.kernel_version));
     }
     h.acs_override = get_string(j, "acs_override", file, ptr, false);
-    if (j.contains("disable_acs_redir"))
-        for (const auto& b : get_bdf_list(j, "disable_acs_redir", file, ptr, 0)) h.disable_acs_redir.push_back(b.str());
-    if (j.contains("iommu")) {
-        std::string v = get_string(j, "iommu", file, ptr, true);
-        if (v != "intel" && v != "amd" && v != "none")
-            throw input_error(file, ptr + "/iommu", fmt::format("\"{}\" is not one of intel, amd, none", v));
-        h.iommu = v;
+    if (j.contains("disable_acs_redir")) {
+        const auto& a = j.at("disable_acs_redir");
+        if (!a.is_array()) throw input_error(file, ptr + "/disable_acs_redir", "expected an array of device specs");
+        for (size_t i = 0; i < a.size(); ++i) {
+            const std::string p = fmt::format("{}/disable_acs_redir/{}", ptr, i);
+            if (!a[i].is_string()) throw input_error(file, p, "expected \"[dddd:]bb:dd.f\" or \"pci:vvvv:dddd\"");
+            const std::string v = a[i].get<std::string>();
+            if (!bdf::parse(v) && !host::is_pci_id_spec(v))
+                throw input_error(file, p, fmt::format("\"{}\" is neither a BDF nor pci:vvvv:dddd", v));
+            h.disable_acs_redir.push_back(v);
+        }
     }
+    if (j.contains("iommu")) {
+        const std::string v = get_string(j, "iommu", file, ptr, true);
+        if (v == "intel") h.iommu = host::firmware_iommu::dmar;
+        else if (v == "amd") h.iommu = host::firmware_iommu::ivrs;
+        else if (v == "none") h.iommu = host::firmware_iommu::none;
+        else throw input_error(file, ptr + "/iommu", fmt::format("\"{}\" is not one of intel, amd, none", v));
+    }
+    for (const char* flag : {"assign_busses", "pcie_scan_all"}) {
+        if (!j.contains(flag)) continue;
+        if (!j.at(flag).is_boolean()) throw input_error(file, ptr + "/" + flag, "expected true or false");
+        (std::string(flag) == "assign_busses" ? h.assign_busses : h.pcie_scan_all) = j.at(flag).get<bool>();
+    }
+    if (j.contains("external_facing")) h.external_facing = get_bdf_list(j, "external_facing", file, ptr, 0);
     return h;
 }
 

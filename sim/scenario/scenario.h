@@ -3,14 +3,14 @@
 //
 //   { "name": "...", "description": "...",
 //     "platform": "intel-client" | "path/to/platform.json" | { inline platform },  (or "lspci": "dump.txt")
-//     "host": { "kernel": "6.1", "acs_override": "downstream", "disable_acs_redir": [...], "iommu": "intel" },
+//     "host": { "kernel": "6.1", "acs_override": "downstream", "iommu": "intel", ... },
 //     "steps": [ { "op": "expect_groups", "groups": [["0000:00:1c.0"], ...] }, ... ] }
 //
 // Everything is validated when the file loads (`iommusim validate`), with the JSON pointer of each problem.
 #pragma once
 #include "platforms/desc/platform_desc.h"
 #include "sim/core/bdf.h"
-#include "sim/scenario/host_options.h"
+#include "sim/host/kernel_options.h"
 #include "sim/scenario/partition.h"
 
 #include <nlohmann/json.hpp>
@@ -47,7 +47,7 @@ struct scenario_desc {
     std::string file;
     std::string name, description;
     platforms::platform_desc platform;
-    host_options host;
+    host::kernel_options host;
     std::vector<step> steps;
 };
 
@@ -55,6 +55,6 @@ scenario_desc load_scenario_file(const std::string& path);
 scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& file);
 
 // Parses the "host" object (also used for defaults given on the command line). Throws input_error.
-host_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& pointer);
+host::kernel_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& pointer);
 
 } // namespace iommusim::scenario

@@ -18,9 +18,6 @@
 
 using namespace iommusim;
 
-// libsystemc's main() references sc_main; Catch2's main runs instead (see catch_main.cpp).
-__attribute__((weak)) int sc_main(int, char*[]) { return 0; }
-
 namespace {
 
 using partition = std::set<std::vector<std::string>>;

@@ -20,10 +20,6 @@ using iommusim::platforms::function_desc;
 using iommusim::platforms::platform_desc;
 using iommusim::platforms::root_bus_desc;
 
-// libsystemc's own main() references sc_main; Catch2's main (catch_main.cpp) runs instead, so this one
-// is never called. Weak, so a shared definition elsewhere takes precedence without a clash.
-__attribute__((weak)) int sc_main(int, char*[]) { return 0; }
-
 namespace {
 
 function_desc fn(u8 devfn, function_kind kind, std::string name = {}) {
@@ -384,7 +380,7 @@ TEST_CASE("an attached target below the host bridge receives the DMA", "[pci]") 
     auto rp = fn(pci_devfn(1, 0), function_kind::root_port);
     rp.children = {fn(0, function_kind::endpoint, "ep")};
     std::unique_ptr<dma_sink> sink;
-    host::tlm_machine m(one_root({rp}), {}, [&](platforms::platform& p) {
+    host::tlm_machine m(one_root({rp}), [&](platforms::platform& p) {
         sink = std::make_unique<dma_sink>("memory");
         p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(sink->socket);
     });

@@ -20,10 +20,6 @@ using iommusim::platforms::function_desc;
 using iommusim::platforms::platform_desc;
 using iommusim::platforms::root_bus_desc;
 
-// libsystemc's own main() references sc_main; Catch2's main (catch_main.cpp) runs instead, so this one
-// is never called. Weak, so a shared definition elsewhere takes precedence without a clash.
-__attribute__((weak)) int sc_main(int, char*[]) { return 0; }
-
 namespace {
 
 function_desc fn(u8 devfn, function_kind kind) {

@@ -63,11 +63,8 @@ void tlm_host_ops::mmio_write(u64 addr, unsigned len, u64 value) {
     transport(tlm::TLM_WRITE_COMMAND, addr, buf, len);
 }
 
-tlm_machine::tlm_machine(const platforms::platform_desc& desc) : tlm_machine(desc, platforms::platform_params{}) {}
-
-tlm_machine::tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params,
-                         const attach_fn& attach) {
-    m_platform = std::make_unique<platforms::platform>("platform", desc, params);
+tlm_machine::tlm_machine(const platforms::platform_desc& desc, const attach_fn& attach) {
+    m_platform = std::make_unique<platforms::platform>("platform", desc);
     if (attach) attach(*m_platform);
     std::vector<tlm_host_ops::ecam_window> ecam;
     for (const auto& r : m_platform->root_complexes()) {

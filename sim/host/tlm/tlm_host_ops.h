@@ -16,7 +16,6 @@
 namespace iommusim::platforms {
 class platform;
 struct platform_desc;
-struct platform_params;
 } // namespace iommusim::platforms
 
 namespace iommusim::host {
@@ -63,9 +62,7 @@ public:
     // platform's system_bus(). Modules created here must outlive the machine.
     using attach_fn = std::function<void(platforms::platform&)>;
 
-    explicit tlm_machine(const platforms::platform_desc& desc);
-    tlm_machine(const platforms::platform_desc& desc, const platforms::platform_params& params,
-                const attach_fn& attach = nullptr);
+    explicit tlm_machine(const platforms::platform_desc& desc, const attach_fn& attach = nullptr);
     ~tlm_machine();
 
     tlm_host_ops& ops() { return *m_ops; }

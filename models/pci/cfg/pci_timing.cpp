@@ -1,4 +1,4 @@
-#include "models/pci/pci_timing.h"
+#include "models/pci/cfg/pci_timing.h"
 
 #include <string>
 
