@@ -62,16 +62,6 @@ std::optional<std::string> closest_name(std::string_view word, std::initializer_
     return std::nullopt;
 }
 
-std::string line_column(std::string_view text, size_t byte_offset) {
-    byte_offset = std::min(byte_offset, text.size());
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < byte_offset; ++i) {
-        if (text[i] == '\n') ++line, col = 1;
-        else ++col;
-    }
-    return "line " + std::to_string(line) + ", column " + std::to_string(col);
-}
-
 const char* json_type_name(const nlohmann::json& v) {
     switch (v.type()) {
     case nlohmann::json::value_t::null: return "null";

@@ -21,9 +21,6 @@ std::string json_ptr(const std::string& ptr, size_t index);
 // Closest candidate to `word` by edit distance, if close enough to be a plausible typo.
 std::optional<std::string> closest_name(std::string_view word, std::initializer_list<const char*> candidates);
 
-// Converts a byte offset into `text` to "line L, column C" (1-based; column counts bytes).
-std::string line_column(std::string_view text, size_t byte_offset);
-
 class json_fields {
 public:
     json_fields(std::string file) : m_file(std::move(file)) {}

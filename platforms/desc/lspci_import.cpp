@@ -1,5 +1,7 @@
 #include "platforms/desc/lspci_import.h"
 
+#include "sim/core/json_file.h"
+
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/desc/captured_config.h"
 #include "platforms/desc/lspci_decode.h"
@@ -313,12 +315,7 @@ platform_desc import_lspci_text(const std::string& text, const std::string& sour
 }
 
 platform_desc import_lspci_file(const std::string& path, const lspci_import_options& opt) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw input_error(path, "", "cannot open lspci dump");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw input_error(path, "", "cannot read lspci dump");
-    return import_lspci_text(ss.str(), path, opt);
+    return import_lspci_text(read_text_file(path), path, opt);
 }
 
 } // namespace iommusim::platforms

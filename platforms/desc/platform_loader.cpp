@@ -4,6 +4,7 @@
 #include "platforms/desc/json_fields.h"
 #include "platforms/desc/platform_check.h"
 #include "sim/core/bdf.h"
+#include "sim/core/json_file.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -467,27 +468,6 @@ private:
     std::set<std::string> m_explicit_end;
 };
 
-// nlohmann's parser is iterative, but refuse absurd nesting early so no later recursive walk can be
-// driven into the stack limit by a hostile file.
-void check_nesting(const std::string& text, const std::string& source) {
-    int depth = 0;
-    bool in_string = false, escape = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (in_string) {
-            if (escape) escape = false;
-            else if (c == '\\') escape = true;
-            else if (c == '"') in_string = false;
-            continue;
-        }
-        if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > 4 * int(max_bus_depth) + 64)
-                throw input_error(source, line_column(text, i), "JSON nested too deeply");
-        } else if (c == '}' || c == ']') --depth;
-    }
-}
-
 } // namespace
 
 platform_desc load_platform_json(const json& j, const std::string& source, const std::string& json_pointer_prefix) {
@@ -495,28 +475,10 @@ platform_desc load_platform_json(const json& j, const std::string& source, const
 }
 
 platform_desc load_platform_text(const std::string& text, const std::string& source) {
-    check_nesting(text, source);
-    json j;
-    try {
-        j = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..." -> the reason
-        size_t colon = what.find(": ");
-        std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
-        throw input_error(source, line_column(text, e.byte ? e.byte - 1 : 0), "malformed JSON: " + reason);
-    }
-    return load_platform_json(j, source);
+    return load_platform_json(parse_json_text(text, source, 4 * max_bus_depth + 64), source);
 }
 
-platform_desc load_platform_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw input_error(path, "", "cannot open platform file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw input_error(path, "", "cannot read platform file");
-    return load_platform_text(ss.str(), path);
-}
+platform_desc load_platform_file(const std::string& path) { return load_platform_text(read_text_file(path), path); }
 
 std::vector<std::string> preset_names() {
     std::vector<std::string> names;

@@ -1,6 +1,7 @@
 #include "sim/scenario/scenario.h"
 
 #include "sim/core/input_error.h"
+#include "platforms/desc/json_fields.h"
 #include "sim/core/json_file.h"
 #include "sim/host/kernel_options.h"
 #include "platforms/desc/platform_loader.h"
@@ -28,53 +29,37 @@ constexpr std::array<std::pair<step_op, const char*>, 8> op_names{{
     {step_op::expect_reason, "expect_reason"},
 }};
 
-// Checks an object's keys against the allowed set, naming the first unknown one.
-void check_keys(const nlohmann::json& j, const std::string& file, const std::string& ptr,
-                std::initializer_list<const char*> allowed) {
-    if (!j.is_object()) throw input_error(file, ptr.empty() ? "/" : ptr, "expected a JSON object");
-    for (const auto& [key, value] : j.items()) {
-        bool ok = false;
-        std::string list;
-        for (const char* a : allowed) {
-            ok = ok || key == a;
-            list += (list.empty() ? "" : ", ") + std::string(a);
-        }
-        if (!ok) throw input_error(file, ptr + "/" + key, fmt::format("unknown field \"{}\" (expected one of: {})", key, list));
-    }
+using platforms::json_fields;
+using platforms::json_ptr;
+
+std::string optional_string(const json_fields& in, const nlohmann::json& j, const char* key, const std::string& ptr) {
+    return j.contains(key) ? in.get_string(j.at(key), json_ptr(ptr, key)) : std::string();
 }
 
-std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& file,
-                       const std::string& ptr, bool required) {
-    if (!j.contains(key)) {
-        if (required) throw input_error(file, ptr, fmt::format("missing field \"{}\"", key));
-        return {};
-    }
-    if (!j.at(key).is_string()) throw input_error(file, ptr + "/" + key, "expected a string");
-    return j.at(key).get<std::string>();
-}
-
-bdf get_bdf(const nlohmann::json& v, const std::string& file, const std::string& ptr) {
-    if (!v.is_string()) throw input_error(file, ptr, "expected a BDF string such as \"0000:00:1c.0\"");
-    auto b = bdf::parse(v.get<std::string>());
-    if (!b) throw input_error(file, ptr, fmt::format("\"{}\" is not a BDF (dddd:bb:dd.f)", v.get<std::string>()));
+bdf get_bdf(const json_fields& in, const nlohmann::json& v, const std::string& ptr) {
+    const std::string s = in.get_string(v, ptr);
+    auto b = bdf::parse(s);
+    if (!b) in.fail(ptr, fmt::format("\"{}\" is not a BDF (dddd:bb:dd.f)", s));
     return *b;
 }
 
-std::vector<bdf> get_bdf_list(const nlohmann::json& j, const std::string& key, const std::string& file,
-                              const std::string& ptr, size_t min_count) {
-    if (!j.contains(key)) throw input_error(file, ptr, fmt::format("missing field \"{}\"", key));
+std::vector<bdf> get_bdf_list(const json_fields& in, const nlohmann::json& j, const char* key, const std::string& ptr,
+                              size_t min_count) {
+    if (!j.contains(key)) in.fail(ptr, fmt::format("missing field \"{}\"", key));
     const auto& a = j.at(key);
-    if (!a.is_array()) throw input_error(file, ptr + "/" + key, "expected an array of BDF strings");
-    if (a.size() < min_count)
-        throw input_error(file, ptr + "/" + key, fmt::format("needs at least {} devices", min_count));
+    const std::string p = json_ptr(ptr, key);
+    if (!a.is_array()) in.fail(p, "expected an array of BDF strings");
+    if (a.size() < min_count) in.fail(p, fmt::format("needs at least {} devices", min_count));
     std::vector<bdf> out;
-    for (size_t i = 0; i < a.size(); ++i) out.push_back(get_bdf(a[i], file, fmt::format("{}/{}/{}", ptr, key, i)));
+    for (size_t i = 0; i < a.size(); ++i) out.push_back(get_bdf(in, a[i], json_ptr(p, i)));
     return out;
 }
 
-step parse_step(const nlohmann::json& j, const std::string& file, const std::string& ptr, const std::string& dir) {
-    if (!j.is_object()) throw input_error(file, ptr, "a step must be a JSON object with an \"op\"");
-    const std::string op = get_string(j, "op", file, ptr, true);
+step parse_step(const json_fields& in, const nlohmann::json& j, const std::string& ptr, const std::string& dir) {
+    const std::string& file = in.file();
+    if (!j.is_object()) in.fail(ptr, "a step must be a JSON object with an \"op\"");
+    if (!j.contains("op")) in.fail(ptr, "missing field \"op\"");
+    const std::string op = in.get_string(j.at("op"), json_ptr(ptr, "op"));
     step s;
     s.where = ptr;
     bool known = false;
@@ -88,23 +73,23 @@ step parse_step(const nlohmann::json& j, const std::string& file, const std::str
         for (const auto& [o, n] : op_names) list += (list.empty() ? "" : ", ") + std::string(n);
         throw input_error(file, ptr + "/op", fmt::format("unknown op \"{}\" (known: {})", op, list));
     }
-    s.name = get_string(j, "name", file, ptr, false);
+    s.name = optional_string(in, j, "name", ptr);
     switch (s.op) {
-    case step_op::print_groups: check_keys(j, file, ptr, {"op", "name"}); break;
+    case step_op::print_groups: in.check_members(j, ptr, {"op", "name"}); break;
     case step_op::expect_groups:
-        check_keys(j, file, ptr, {"op", "name", "groups", "file"});
+        in.check_members(j, ptr, {"op", "name", "groups", "file"});
         if (j.contains("groups") == j.contains("file"))
             throw input_error(file, ptr, "expect_groups needs exactly one of \"groups\" or \"file\"");
         if (j.contains("groups")) {
             s.groups = parse_partition(nlohmann::json{{"groups", j.at("groups")}}, file, ptr);
         } else {
-            std::filesystem::path p = get_string(j, "file", file, ptr, true);
+            std::filesystem::path p = in.get_string(j.at("file"), json_ptr(ptr, "file"));
             if (p.is_relative()) p = std::filesystem::path(dir) / p;
             s.groups = load_partition_file(p.string());
         }
         break;
     case step_op::expect_group_count:
-        check_keys(j, file, ptr, {"op", "name", "count"});
+        in.check_members(j, ptr, {"op", "name", "count"});
         if (!j.contains("count") || !j.at("count").is_number_integer() || j.at("count").get<long long>() < 0 ||
             j.at("count").get<long long>() > 1000000)
             throw input_error(file, ptr + "/count", "expected a non-negative integer \"count\"");
@@ -112,20 +97,21 @@ step parse_step(const nlohmann::json& j, const std::string& file, const std::str
         break;
     case step_op::expect_same_group:
     case step_op::expect_different_groups:
-        check_keys(j, file, ptr, {"op", "name", "devices"});
-        s.devices = get_bdf_list(j, "devices", file, ptr, 2);
+        in.check_members(j, ptr, {"op", "name", "devices"});
+        s.devices = get_bdf_list(in, j, "devices", ptr, 2);
         break;
     case step_op::expect_isolated:
     case step_op::expect_no_group:
-        check_keys(j, file, ptr, {"op", "name", "device"});
-        if (!j.contains("device")) throw input_error(file, ptr, "missing field \"device\"");
-        s.devices = {get_bdf(j.at("device"), file, ptr + "/device")};
+        in.check_members(j, ptr, {"op", "name", "device"});
+        if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
+        s.devices = {get_bdf(in, j.at("device"), json_ptr(ptr, "device"))};
         break;
     case step_op::expect_reason:
-        check_keys(j, file, ptr, {"op", "name", "device", "contains"});
-        if (!j.contains("device")) throw input_error(file, ptr, "missing field \"device\"");
-        s.devices = {get_bdf(j.at("device"), file, ptr + "/device")};
-        s.text = get_string(j, "contains", file, ptr, true);
+        in.check_members(j, ptr, {"op", "name", "device", "contains"});
+        if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
+        s.devices = {get_bdf(in, j.at("device"), json_ptr(ptr, "device"))};
+        if (!j.contains("contains")) in.fail(ptr, "missing field \"contains\"");
+        s.text = in.get_string(j.at("contains"), json_ptr(ptr, "contains"));
         break;
     }
     return s;
@@ -140,16 +126,17 @@ const char* to_string(step_op op) {
 }
 
 host::kernel_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
-    check_keys(j, file, ptr,
+    const json_fields in(file);
+    in.check_members(j, ptr,
                {"kernel", "acs_override", "disable_acs_redir", "iommu", "assign_busses", "pcie_scan_all", "external_facing"});
     host::kernel_options h;
     if (j.contains("kernel")) {
-        h.kernel_version = get_string(j, "kernel", file, ptr, true);
+        h.kernel_version = in.get_string(j.at("kernel"), json_ptr(ptr, "kernel"));
         if (!host::kernel_version::parse(h.kernel_version))
             throw input_error(file, ptr + "/kernel",
                               fmt::format("\"{}\" is not a kernel version such as \"6.1\"", h.kernel_version));
     }
-    h.acs_override = get_string(j, "acs_override", file, ptr, false);
+    h.acs_override = optional_string(in, j, "acs_override", ptr);
     if (j.contains("disable_acs_redir")) {
         const auto& a = j.at("disable_acs_redir");
         if (!a.is_array()) throw input_error(file, ptr + "/disable_acs_redir", "expected an array of device specs");
@@ -163,7 +150,7 @@ host::kernel_options parse_host_options(const nlohmann::json& j, const std::stri
         }
     }
     if (j.contains("iommu")) {
-        const std::string v = get_string(j, "iommu", file, ptr, true);
+        const std::string v = in.get_string(j.at("iommu"), json_ptr(ptr, "iommu"));
         if (v == "intel") h.iommu = host::firmware_iommu::dmar;
         else if (v == "amd") h.iommu = host::firmware_iommu::ivrs;
         else if (v == "none") h.iommu = host::firmware_iommu::none;
@@ -171,21 +158,23 @@ host::kernel_options parse_host_options(const nlohmann::json& j, const std::stri
     }
     for (const char* flag : {"assign_busses", "pcie_scan_all"}) {
         if (!j.contains(flag)) continue;
-        if (!j.at(flag).is_boolean()) throw input_error(file, ptr + "/" + flag, "expected true or false");
-        (std::string(flag) == "assign_busses" ? h.assign_busses : h.pcie_scan_all) = j.at(flag).get<bool>();
+        (std::string(flag) == "assign_busses" ? h.assign_busses : h.pcie_scan_all) =
+            in.get_bool(j.at(flag), json_ptr(ptr, flag));
     }
-    if (j.contains("external_facing")) h.external_facing = get_bdf_list(j, "external_facing", file, ptr, 0);
+    if (j.contains("external_facing")) h.external_facing = get_bdf_list(in, j, "external_facing", ptr, 0);
     return h;
 }
 
 scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& file) {
-    check_keys(j, file, "", {"name", "description", "platform", "lspci", "host", "steps", "$schema", "comment"});
+    const json_fields in(file);
+    in.check_members(j, "", {"name", "description", "platform", "lspci", "host", "steps", "$schema", "comment"});
     const std::string dir = std::filesystem::path(file).parent_path().string();
     scenario_desc s;
     s.file = file;
-    s.name = get_string(j, "name", file, "", false);
+    s.name = optional_string(in, j, "name", "");
     if (s.name.empty()) s.name = std::filesystem::path(file).stem().string();
-    s.description = get_string(j, "description", file, "", false);
+    s.description = optional_string(in, j, "description", "");
+    optional_string(in, j, "comment", "");
 
     if (j.contains("platform") == j.contains("lspci"))
         throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
@@ -199,7 +188,7 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
         }
     };
     if (j.contains("lspci")) {
-        const std::string ref = get_string(j, "lspci", file, "", true);
+        const std::string ref = in.get_string(j.at("lspci"), "/lspci");
         s.platform = at_field("lspci", [&] { return load_lspci_ref(ref, dir); });
     } else if (j.at("platform").is_string()) {
         const std::string ref = j.at("platform").get<std::string>();
@@ -214,7 +203,7 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
     if (j.contains("steps")) {
         const auto& st = j.at("steps");
         if (!st.is_array()) throw input_error(file, "/steps", "expected an array of steps");
-        for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(parse_step(st[i], file, fmt::format("/steps/{}", i), dir));
+        for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(parse_step(in, st[i], json_ptr("/steps", i), dir));
     }
     return s;
 }
