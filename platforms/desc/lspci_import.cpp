@@ -273,6 +273,10 @@ private:
             for (size_t k : on_bus[key]) rb.functions.push_back(subtree(k, on_bus, 1));
             p.root_buses.push_back(std::move(rb));
         }
+        if (roots.size() > 1)
+            m_notes.push_back("root buses are taken in ascending order; firmware (ACPI) may list the host bridges in "
+                              "another order, which renumbers the groups (and /dev/vfio/N) but does not change which "
+                              "devices share a group");
     }
 
     // Secondary buses are strictly above their bridge's bus (checked above), so this recursion ends

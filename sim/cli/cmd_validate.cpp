@@ -49,8 +49,8 @@ std::string validate_one(const std::string& path) {
                            p.root_buses.size());
     }
     if (j.is_object() && j.contains("groups")) {
-        const auto part = scenario::parse_partition(j, path, "");
-        return fmt::format("expected partition: {} groups", part.size());
+        const auto e = scenario::parse_expected_groups(j, path, "");
+        return fmt::format("expected groups: {} groups{}", e.groups.size(), e.ids.empty() ? "" : ", numbered");
     }
     throw input_error(path, "/", "not a scenario (steps/platform), platform (root_buses) or partition (groups)");
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace iommusim::scenario {
@@ -45,38 +46,66 @@ partition partition_of(const group_result& r) {
     return make_partition(std::move(groups));
 }
 
-partition parse_partition(const nlohmann::json& j, const std::string& file, const std::string& pointer) {
+expected_groups parse_expected_groups(const nlohmann::json& j, const std::string& file, const std::string& pointer) {
     if (!j.is_object() || !j.contains("groups"))
-        throw input_error(file, pointer.empty() ? "/" : pointer, "expected an object with a \"groups\" array");
+        throw input_error(file, pointer.empty() ? "/" : pointer, "expected an object with a \"groups\" array or object");
     const auto& groups = j.at("groups");
-    if (!groups.is_array()) throw input_error(file, pointer + "/groups", "\"groups\" must be an array");
-    std::vector<std::vector<bdf>> out;
+    const std::string gp = pointer + "/groups";
+    if (!groups.is_array() && !groups.is_object())
+        throw input_error(file, gp, "\"groups\" must be an array of groups or an object keyed by group number");
+
+    expected_groups out;
+    std::vector<std::vector<bdf>> parts;
     std::map<bdf, std::string> seen;
-    for (size_t i = 0; i < groups.size(); ++i) {
-        const std::string gp = fmt::format("{}/groups/{}", pointer, i);
-        const nlohmann::json* members = &groups[i];
-        std::string mp = gp;
-        if (groups[i].is_object()) {
-            if (!groups[i].contains("devices")) throw input_error(file, gp, "group has no \"devices\" array");
-            members = &groups[i].at("devices");
-            mp += "/devices";
-        }
-        if (!members->is_array()) throw input_error(file, mp, "expected an array of BDFs");
+    std::set<int> ids_seen;
+    auto add_group = [&](const nlohmann::json& members, const std::string& mp, std::optional<int> id, const std::string& ip) {
+        if (!members.is_array()) throw input_error(file, mp, "expected an array of BDFs");
+        if (id && !ids_seen.insert(*id).second) throw input_error(file, ip, fmt::format("group {} is listed twice", *id));
         std::vector<bdf> g;
-        for (size_t k = 0; k < members->size(); ++k) {
+        for (size_t k = 0; k < members.size(); ++k) {
             const std::string p = fmt::format("{}/{}", mp, k);
-            bdf b = parse_member((*members)[k], file, p);
+            const bdf b = parse_member(members[k], file, p);
             auto [it, fresh] = seen.emplace(b, p);
             if (!fresh) throw input_error(file, p, fmt::format("{} is already listed at {}", b.str(), it->second));
+            if (id) out.ids[b] = *id;
             g.push_back(b);
         }
-        out.push_back(std::move(g));
+        parts.push_back(std::move(g));
+    };
+    auto parse_id = [&](const nlohmann::json& v, const std::string& p) {
+        long long id = -1;
+        if (v.is_number_integer()) id = v.get<long long>();
+        else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 10 &&
+                 v.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
+            id = std::stoll(v.get<std::string>());
+        if (id < 0 || id > 1000000) throw input_error(file, p, "a group number is a non-negative integer");
+        return int(id);
+    };
+
+    if (groups.is_object()) {
+        for (const auto& [key, members] : groups.items()) {
+            const std::string p = gp + "/" + key;
+            add_group(members, p, parse_id(nlohmann::json(key), p), p);
+        }
+    } else {
+        for (size_t i = 0; i < groups.size(); ++i) {
+            const std::string p = fmt::format("{}/{}", gp, i);
+            if (groups[i].is_object()) {
+                if (!groups[i].contains("devices")) throw input_error(file, p, "group has no \"devices\" array");
+                std::optional<int> id;
+                if (groups[i].contains("id")) id = parse_id(groups[i].at("id"), p + "/id");
+                add_group(groups[i].at("devices"), p + "/devices", id, p + "/id");
+            } else {
+                add_group(groups[i], p, std::nullopt, p);
+            }
+        }
     }
-    return make_partition(std::move(out));
+    out.groups = make_partition(std::move(parts));
+    return out;
 }
 
-partition load_partition_file(const std::string& path) {
-    return parse_partition(read_json_file(path), path, "");
+expected_groups load_expected_groups(const std::string& path) {
+    return parse_expected_groups(read_json_file(path), path, "");
 }
 
 std::vector<std::string> diff_partitions(const partition& expected, const partition& actual) {
@@ -121,6 +150,23 @@ std::vector<std::string> diff_partitions(const partition& expected, const partit
     // A merge reported from both sides is said twice; keep the first wording only.
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::string> diff_numbering(const std::map<bdf, int>& expected, const group_result& actual) {
+    std::vector<std::string> out;
+    for (const auto& [b, id] : expected) {
+        const device_row* d = actual.find(b);
+        if (!d || !d->group) continue; // a missing device or group is a partition difference, said there
+        if (*d->group != id)
+            out.push_back(fmt::format("{} is group {} in the expectation, group {} here", b.str(), id, *d->group));
+    }
+    return out;
+}
+
+std::vector<std::string> diff_expected(const expected_groups& expected, const group_result& actual) {
+    auto out = diff_partitions(expected.groups, partition_of(actual));
+    for (auto& line : diff_numbering(expected.ids, actual)) out.push_back(std::move(line));
     return out;
 }
 

@@ -5,6 +5,8 @@
 #include "sim/scenario/group_result.h"
 
 #include <nlohmann/json.hpp>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,13 +17,26 @@ using partition = std::vector<std::vector<bdf>>; // each inner list sorted, oute
 partition make_partition(std::vector<std::vector<bdf>> groups);
 partition partition_of(const group_result& r);
 
-// Reads an expected partition: either {"groups": [["0000:00:1c.0", ...], ...]} (the oracle fixtures'
-// form) or the `iommusim groups --json` form {"groups": [{"devices": [{"bdf": ...}]}]}. `pointer` is
-// the JSON pointer of `j` inside `file`, for messages. Throws input_error.
-partition parse_partition(const nlohmann::json& j, const std::string& file, const std::string& pointer);
-partition load_partition_file(const std::string& path);
+// An expectation: the partition, and the group numbers when the expectation states them (the numbers
+// are what /dev/vfio/N and /sys/kernel/iommu_groups/N show, so they are worth checking when known).
+struct expected_groups {
+    partition groups;
+    std::map<bdf, int> ids;   // empty: numbering not stated
+};
+
+// Reads an expectation, in any of these forms:
+//   {"groups": [["0000:00:1c.0", ...], ...]}                      partition only (oracle fixtures)
+//   {"groups": [{"id": 3, "devices": [{"bdf": ...}]}, ...]}       `iommusim groups --json` output
+//   {"groups": {"3": ["0000:00:1c.0", ...], ...}}                 numbered, as the oracle records sysfs
+// `pointer` is the JSON pointer of `j` inside `file`, for messages. Throws input_error.
+expected_groups parse_expected_groups(const nlohmann::json& j, const std::string& file, const std::string& pointer);
+expected_groups load_expected_groups(const std::string& path);
 
 // Human-readable differences; empty when the partitions are equal.
 std::vector<std::string> diff_partitions(const partition& expected, const partition& actual);
+// Differences in numbering, for the devices the expectation numbers; empty when they agree.
+std::vector<std::string> diff_numbering(const std::map<bdf, int>& expected, const group_result& actual);
+// Both of the above.
+std::vector<std::string> diff_expected(const expected_groups& expected, const group_result& actual);
 
 } // namespace iommusim::scenario

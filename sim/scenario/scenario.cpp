@@ -81,11 +81,11 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
         if (j.contains("groups") == j.contains("file"))
             throw input_error(file, ptr, "expect_groups needs exactly one of \"groups\" or \"file\"");
         if (j.contains("groups")) {
-            s.groups = parse_partition(nlohmann::json{{"groups", j.at("groups")}}, file, ptr);
+            s.groups = parse_expected_groups(nlohmann::json{{"groups", j.at("groups")}}, file, ptr);
         } else {
             std::filesystem::path p = in.get_string(j.at("file"), json_ptr(ptr, "file"));
             if (p.is_relative()) p = std::filesystem::path(dir) / p;
-            s.groups = load_partition_file(p.string());
+            s.groups = load_expected_groups(p.string());
         }
         break;
     case step_op::expect_group_count:

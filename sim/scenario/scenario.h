@@ -38,7 +38,7 @@ struct step {
     std::string where;               // JSON pointer of the step, for messages and JUnit names
     std::string name;                // optional label
     std::vector<bdf> devices;
-    std::optional<partition> groups;
+    std::optional<expected_groups> groups;
     int count = 0;
     std::string text;
 };

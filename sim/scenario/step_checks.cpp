@@ -44,7 +44,7 @@ step_result check_step(const step& s, const group_result& r) {
         out.messages.push_back(format_groups_text(r, true));
         break;
     case step_op::expect_groups:
-        out.messages = diff_partitions(*s.groups, partition_of(r));
+        out.messages = diff_expected(*s.groups, r);
         out.passed = out.messages.empty();
         break;
     case step_op::expect_group_count:
