@@ -7,6 +7,7 @@
 #include "sim/core/json_file.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -480,23 +481,44 @@ platform_desc load_platform_text(const std::string& text, const std::string& sou
 
 platform_desc load_platform_file(const std::string& path) { return load_platform_text(read_text_file(path), path); }
 
+std::vector<std::string> preset_dirs() {
+    std::vector<std::string> dirs;
+    if (const char* env = std::getenv("IOMMUSIM_PLATFORM_PATH")) {
+        std::string list = env;
+        for (size_t start = 0; start <= list.size();) {
+            const size_t end = std::min(list.find(':', start), list.size());
+            if (end > start) dirs.push_back(list.substr(start, end - start));
+            start = end + 1;
+        }
+    }
+    // An installed iommusim finds its own presets; a build tree uses the source tree's.
+    std::error_code ec;
+    if (std::filesystem::is_directory(IOMMUSIM_INSTALLED_PRESET_DIR, ec)) dirs.emplace_back(IOMMUSIM_INSTALLED_PRESET_DIR);
+    dirs.emplace_back(IOMMUSIM_PRESET_DIR);
+    return dirs;
+}
+
 std::vector<std::string> preset_names() {
     std::vector<std::string> names;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(IOMMUSIM_PRESET_DIR, ec))
-        if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+    for (const auto& dir : preset_dirs()) {
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+            if (it->path().extension() == ".json") names.push_back(it->path().stem().string());
+    }
     std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
 }
 
 std::string preset_path(const std::string& name) {
-    auto names = preset_names();
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-        std::string known;
-        for (const auto& n : names) known += " " + n;
-        throw input_error("", "", "unknown preset \"" + name + "\"; presets:" + known);
+    for (const auto& dir : preset_dirs()) {
+        const auto p = std::filesystem::path(dir) / (name + ".json");
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(p, ec)) return p.string();
     }
-    return std::string(IOMMUSIM_PRESET_DIR) + "/" + name + ".json";
+    std::string known;
+    for (const auto& n : preset_names()) known += " " + n;
+    throw input_error("", "", "unknown preset \"" + name + "\"; presets:" + known);
 }
 
 platform_desc load_preset(const std::string& name) { return load_platform_file(preset_path(name)); }

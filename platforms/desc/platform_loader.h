@@ -21,7 +21,9 @@ platform_desc load_platform_text(const std::string& text, const std::string& sou
 platform_desc load_platform_json(const nlohmann::json& j, const std::string& source,
                                  const std::string& json_pointer_prefix = "");
 
-// Presets shipped in platforms/presets/ (IOMMUSIM_PRESET_DIR): "qemu-q35", "intel-client", ...
+// Presets: "qemu-q35", "intel-client", ... searched in $IOMMUSIM_PLATFORM_PATH (colon-separated), the
+// installed share/iommusim/platforms, then the source tree's platforms/presets; the first match wins.
+std::vector<std::string> preset_dirs();
 std::vector<std::string> preset_names();
 std::string preset_path(const std::string& name);   // throws input_error for an unknown name
 platform_desc load_preset(const std::string& name);
