@@ -26,9 +26,13 @@ void add_describe_command(CLI::App& app, int& rc) {
             if (m.name != *what) continue;
             std::cout << fmt::format("{}: {}\n", m.name, m.summary);
             if (m.params.empty()) std::cout << "  (no parameters)\n";
-            for (const auto& p : m.params)
-                std::cout << fmt::format("  {:<24} {:<10} default {:<12} {}\n", p.name, p.type, p.default_value,
-                                         p.description);
+            for (const auto& p : m.params) {
+                if (p.default_value.empty())
+                    std::cout << fmt::format("  {:<24} {}\n", p.name, p.description);
+                else
+                    std::cout << fmt::format("  {:<24} {:<10} default {:<12} {}\n", p.name, p.type, p.default_value,
+                                             p.description);
+            }
             rc = exit_ok;
             return;
         }

@@ -15,6 +15,10 @@
 namespace iommusim::cli {
 
 namespace {
+std::string count(size_t n, const std::string& noun, const std::string& plural = "") {
+    return fmt::format("{} {}", n, n == 1 ? noun : plural.empty() ? noun + "s" : plural);
+}
+
 size_t count_functions(const std::vector<platforms::function_desc>& fs) {
     size_t n = fs.size();
     for (const auto& f : fs) n += count_functions(f.children);
@@ -34,23 +38,23 @@ std::string validate_one(const std::string& path) {
     if (first == std::string::npos) throw input_error(path, "", "file is empty");
     if (text[first] != '{' && text[first] != '[') {
         const auto p = scenario::load_lspci_ref(path, "");
-        return fmt::format("lspci dump: {} functions on {} root buses{}", count_functions(p), p.root_buses.size(),
-                           p.notes.empty() ? "" : fmt::format(", {} notes", p.notes.size()));
+        return fmt::format("lspci dump: {} on {}{}", count(count_functions(p), "function"),
+                           count(p.root_buses.size(), "root bus", "root buses"), p.notes.empty() ? "" : ", " + count(p.notes.size(), "note"));
     }
     const auto j = parse_json_text(text, path);
     if (j.is_object() && (j.contains("steps") || j.contains("lspci") || j.contains("platform"))) {
         const auto s = scenario::load_scenario_json(j, path);
-        return fmt::format("scenario \"{}\": {} steps, platform \"{}\" with {} functions", s.name, s.steps.size(),
-                           s.platform.name, count_functions(s.platform));
+        return fmt::format("scenario \"{}\": {}, platform \"{}\" with {}", s.name, count(s.steps.size(), "step"),
+                           s.platform.name, count(count_functions(s.platform), "function"));
     }
     if (j.is_object() && j.contains("root_buses")) {
         const auto p = platforms::load_platform_json(j, path, "");
-        return fmt::format("platform \"{}\": {} functions on {} root buses", p.name, count_functions(p),
-                           p.root_buses.size());
+        return fmt::format("platform \"{}\": {} on {}", p.name, count(count_functions(p), "function"),
+                           count(p.root_buses.size(), "root bus", "root buses"));
     }
     if (j.is_object() && j.contains("groups")) {
         const auto e = scenario::parse_expected_groups(j, path, "");
-        return fmt::format("expected groups: {} groups{}", e.groups.size(), e.ids.empty() ? "" : ", numbered");
+        return fmt::format("expected groups: {}{}", count(e.groups.size(), "group"), e.ids.empty() ? "" : ", numbered");
     }
     throw input_error(path, "/", "not a scenario (steps/platform), platform (root_buses) or partition (groups)");
 }
