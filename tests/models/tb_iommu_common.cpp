@@ -427,3 +427,31 @@ TEST_CASE("invalidations remove exactly the selected IOTLB and PSC entries", "[i
     CHECK(s.invalidations[size_t(inval_kind::global)] == 1);
     CHECK(p.iommu.engine.inval_engine().stats().waited == 1);
 }
+
+TEST_CASE("to_xlate_request takes requester ID, PASID and address type from the pci_extension", "[iommu_common]") {
+    tlm::tlm_generic_payload gp;
+    unsigned char buf[64] = {};
+    gp.set_command(tlm::TLM_WRITE_COMMAND);
+    gp.set_address(0x1234);
+    gp.set_data_ptr(buf);
+    gp.set_data_length(64);
+    auto plain = to_xlate_request(gp);
+    CHECK(plain.requester_id == 0);
+    CHECK_FALSE(plain.pasid);
+    CHECK(plain.access == perm_write);
+    CHECK(plain.size == 64);
+
+    tlmx::pci_extension ext;
+    ext.requester_id = 0x0310;
+    ext.pasid = 42;
+    ext.at = tlmx::address_type::translation_request;
+    gp.set_extension(&ext);
+    gp.set_command(tlm::TLM_READ_COMMAND);
+    auto r = to_xlate_request(gp);
+    gp.clear_extension(&ext);
+    CHECK(r.requester_id == 0x0310);
+    CHECK(r.pasid == 42u);
+    CHECK(r.at == address_type::translation_request);
+    CHECK(r.access == perm_read);
+    CHECK(r.address == 0x1234);
+}
