@@ -4,6 +4,7 @@
 #include "platforms/desc/platform_params.h"
 #include "models/pci/cfg/pci_timing.h"
 #include "sim/host/kernel_options.h"
+#include "sim/memory/memory_params.h"
 
 namespace iommusim::scenario {
 
@@ -12,6 +13,7 @@ std::vector<model_info> all_model_info() {
     out.push_back(host::kernel_options_info());
     out.push_back(platforms::platform_params_info());
     for (auto& m : pci::pci_model_infos()) out.push_back(std::move(m));
+    out.push_back(memory::memory_model_info());
     model_info presets{"presets", "Bundled platforms, usable by name in `groups` and in scenarios", {}};
     for (const auto& n : platforms::preset_names())
         presets.params.push_back({n, "platform", "", platforms::load_preset(n).description});
