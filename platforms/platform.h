@@ -7,14 +7,19 @@
 // second platform cannot be built once simulation has started (run each in its own process).
 //
 // Address map (platform_params): ECAM per segment at ecam_base(segment), each host bridge decoding the
-// slice of its bus range; each root bus gets a 32-bit MMIO aperture (an equal, 1 MiB aligned share of
+// slice of its bus range; system memory (params.memory, default 1 TiB, sparse) at [0, size) below every
+// host bridge, bound to to_iommu_or_memory unless something (an IOMMU) was bound there before elaboration
+// ends (the memory hole under 4 GiB is not modelled: DMA to any address below size reaches memory);
+// a dma_trace of where upstream requests went. Each root bus gets a 32-bit MMIO aperture (an equal, 1 MiB aligned share of
 // [mmio32_base, mmio32_limit)) and a 64-bit aperture of mmio64_size_per_root_bus bytes.
 #pragma once
 #include "models/pci/pci_function.h"
 #include "models/pci/pci_host_bridge.h"
 #include "models/pci/cfg/pci_timing.h"
+#include "models/pci/dma_trace.h"
 #include "platforms/desc/platform_desc.h"
 #include "sim/host/pci_host_ops.h"
+#include "sim/memory/system_memory.h"
 #include "sim/tlm/address_router.h"
 
 #include <memory>
@@ -58,6 +63,12 @@ public:
     const std::vector<root_complex>& root_complexes() const { return m_roots; }
     std::optional<u64> ecam_base(u16 segment) const;
 
+    // System memory below the host bridges; nullptr when params.memory.size is 0.
+    memory::system_memory* memory() { return m_memory.get(); }
+    // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
+    pci::dma_trace& dma_trace() { return m_dma_trace; }
+    const pci::dma_trace& dma_trace() const { return m_dma_trace; }
+
     const platform_desc& description() const { return m_desc; }
     const platform_params& params() const { return m_params; }
     const std::vector<built_function>& functions() const { return m_functions; }
@@ -70,6 +81,9 @@ private:
     platform_desc m_desc; // owned copy: built_function::desc points into it
     platform_params m_params;
     std::unique_ptr<tlmx::address_router> m_router;
+    pci::dma_trace m_dma_trace;
+    std::unique_ptr<memory::system_memory> m_memory;
+    std::unique_ptr<tlmx::address_router> m_dma_bus; // several root complexes share the memory
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -86,6 +86,7 @@ void platform_builder::plan_root_complexes(const platform_desc& desc) {
         cfg.bus_start = r.bus_start;
         cfg.bus_end = r.bus_end;
         cfg.ecam_base = r.ecam_base;
+        cfg.p2p_between_root_ports = m_params.p2p_between_root_ports;
         if (r.mmio32_size) cfg.mmio.push_back({r.mmio32_base, r.mmio32_size});
         if (r.mmio64_size) cfg.mmio.push_back({r.mmio64_base, r.mmio64_size});
         // A chipset's RCBA window (Intel PCH LPC on the root bus) sits outside the PCI apertures, in the

@@ -12,7 +12,11 @@
 //   memory in the memory or prefetchable window, COMMAND.MEMORY set -> forwarded downstream;
 //   upstream DMA from the secondary side -> forwarded up when COMMAND.MASTER is set (else UR); a
 //                                           PCIe-to-PCI bridge takes ownership of the requester ID
-//                                           (secondary bus, devfn 0) as conventional PCI has none.
+//                                           (secondary bus, devfn 0) as conventional PCI has none; a
+//                                           conventional PCI-to-PCI bridge and a PCI-to-PCIe (reverse)
+//                                           bridge master it upstream with their own ID. Root ports
+//                                           and switch downstream ports apply ACS (PCIe §6.12) and
+//                                           route to a sibling's BAR peer-to-peer (see upstream()).
 #pragma once
 #include "models/pci/pci_bus.h"
 #include "models/pci/pci_function.h"
@@ -36,6 +40,11 @@ public:
     std::optional<std::pair<u64, u64>> prefetchable_window() const;
 
     bool claims_config_type1(u8 bus) const override;
+    void set_trace(dma_trace* trace) override;
+
+    bool is_downstream_port() const { return m_downstream_port; }
+    // ACS Control as software programmed it (0 when the port has no ACS capability), PCIe §7.7.8.3.
+    u16 acs_control() const;
     bool claims_memory(u64 addr) const override;
 
 protected:
@@ -46,8 +55,16 @@ private:
     void upstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
     bool in_windows(u64 addr) const;
 
+    // Routing decisions of a downstream port for a request from below; false when it was completed here
+    // (blocked or delivered to a peer).
+    bool downstream_port_ingress(tlm::tlm_generic_payload& gp, tlmx::pci_extension* ext, sc_core::sc_time& delay);
+    void block(tlm::tlm_generic_payload& gp, tlm::tlm_response_status status, const char* reason);
+
+    enum class rid_rule { preserve, secondary_bus, own };
     bool m_downstream_port = false;     // PCIe root port or switch downstream port
-    bool m_owns_requester_id = false;   // PCIe-to-PCI bridge
+    rid_rule m_rid_rule = rid_rule::preserve;
+    std::optional<u16> m_acs;           // ACS extended capability offset
+    bool m_acs_dword_ctrl = false;      // Intel SPT/UPT PCH layout: control dword at cap + 8
     pci_bus m_secondary;
 };
 

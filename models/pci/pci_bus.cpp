@@ -20,6 +20,8 @@ void pci_bus::attach(pci_function& fn) {
     to_functions.bind(fn.target);
     fn.dma_out.bind(dma_in);
     m_functions.push_back(&fn);
+    fn.set_parent_bus(this);
+    if (m_trace) fn.set_trace(m_trace);
     m_port_of_devfn[fn.devfn()] = port;
     if (fn.is_type1()) m_bridge_ports.push_back(port);
 }
@@ -54,7 +56,48 @@ void pci_bus::downstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) 
     }
 }
 
-void pci_bus::upstream(int, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+void pci_bus::set_trace(dma_trace* trace) {
+    m_trace = trace;
+    for (pci_function* f : m_functions) f->set_trace(trace);
+}
+
+pci_function* pci_bus::peer_claiming(u64 addr, const pci_function* except) const {
+    for (pci_function* f : m_functions)
+        if (f != except && f->claims_memory(addr)) return f;
+    return nullptr;
+}
+
+void pci_bus::deliver_to_peer(pci_function& peer, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    auto* ext = gp.get_extension<tlmx::pci_extension>();
+    const int port = m_port_of_devfn[peer.devfn()];
+    if (!ext || port < 0) {
+        gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    // Downstream the request is routed like any memory request (by address); it stays a DMA for
+    // whoever looks at it afterwards.
+    ext->request = tlmx::pci_request::memory;
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    forward(port, gp, delay);
+    ext->request = tlmx::pci_request::dma;
+}
+
+void pci_bus::upstream(int id, tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    if (m_shared) {
+        // PCI 3.0 §3.2: on a shared bus the target decodes the address itself; a peer's BAR or a
+        // bridge's window claims the transaction before the bridge above forwards it.
+        const pci_function* source = id >= 0 && size_t(id) < m_functions.size() ? m_functions[size_t(id)] : nullptr;
+        if (pci_function* peer = peer_claiming(gp.get_address(), source)) {
+            if (m_trace) {
+                const auto* ext = gp.get_extension<tlmx::pci_extension>();
+                m_trace->record({dma_route::peer_to_peer, u16(ext ? ext->requester_id : 0), gp.get_address(),
+                                 gp.get_data_length(), gp.is_write(), name(), "shared PCI bus"});
+            }
+            delay += sc_core::sc_time(m_timing.hop_ns, sc_core::SC_NS);
+            deliver_to_peer(*peer, gp, delay);
+            return;
+        }
+    }
     delay += sc_core::sc_time(m_timing.hop_ns, sc_core::SC_NS);
     to_upstream->b_transport(gp, delay);
 }

@@ -133,9 +133,18 @@ void pci_function::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension&, sc
 bool pci_function::bar_read(unsigned, u64, unsigned char*, unsigned) { return false; }
 bool pci_function::bar_write(unsigned, u64, const unsigned char*, unsigned) { return false; }
 
+void pci_function::trace_dma(dma_route route, const tlm::tlm_generic_payload& gp, const char* reason) const {
+    if (!m_trace) return;
+    const auto* ext = gp.get_extension<tlmx::pci_extension>();
+    m_trace->record({route, ext ? ext->requester_id : requester_id(), gp.get_address(), gp.get_data_length(),
+                     gp.is_write(), name(), reason});
+}
+
 void pci_function::issue_dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    // PCI 3.0 §6.2.2: without Bus Master Enable a function does not master memory requests.
     if (!(m_cfg.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) {
         gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        trace_dma(dma_route::blocked, gp, "bus master disabled");
         return;
     }
     tlmx::pci_extension own;
@@ -146,7 +155,7 @@ void pci_function::issue_dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& del
         scope.emplace(gp, &own);
     }
     ext->request = tlmx::pci_request::dma;
-    ext->requester_id = requester_id();
+    ext->requester_id = m_spoofed_rid ? *m_spoofed_rid : requester_id();
     dma_out->b_transport(gp, delay);
 }
 

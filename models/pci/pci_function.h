@@ -6,6 +6,7 @@
 #pragma once
 #include "models/pci/cfg/config_space.h"
 #include "models/pci/cfg/pci_timing.h"
+#include "models/pci/dma_trace.h"
 #include "sim/tlm/pci_extension.h"
 
 #include <optional>
@@ -16,6 +17,8 @@
 #include <vector>
 
 namespace iommusim::pci {
+
+class pci_bus;
 
 class pci_function : public sc_core::sc_module {
 public:
@@ -53,6 +56,18 @@ public:
     // master: nothing is sent and the response is TLM_GENERIC_ERROR_RESPONSE.
     void issue_dma(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
 
+    // A misbehaving device that puts another requester ID in its requests (what ACS Source Validation,
+    // PCIe §6.12.1.1, exists to stop); nullopt: the captured ID, as a well-behaved function does.
+    void set_spoofed_requester_id(std::optional<u16> rid) { m_spoofed_rid = rid; }
+
+    // The bus this function sits on (set by pci_bus::attach), nullptr before.
+    pci_bus* parent_bus() const { return m_parent_bus; }
+    void set_parent_bus(pci_bus* bus) { m_parent_bus = bus; }
+    // Where the fabric reports DMA routing decisions (the platform's dma_trace); nullptr: not recorded.
+    // A bridge passes it on to its secondary bus.
+    virtual void set_trace(dma_trace* trace) { m_trace = trace; }
+    dma_trace* trace() const { return m_trace; }
+
 protected:
     // Dispatch of a request from the bus by its pci_extension.
     virtual void config_type0(tlm::tlm_generic_payload& gp, tlmx::pci_extension& ext, sc_core::sc_time& delay);
@@ -70,6 +85,8 @@ protected:
     }
 
     const pci_timing& timing() const { return m_timing; }
+    // Records a routing decision about an upstream request, when a trace is attached.
+    void trace_dma(dma_route route, const tlm::tlm_generic_payload& gp, const char* reason = "") const;
 
 private:
     void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -80,6 +97,9 @@ private:
     u8 m_devfn;
     u8 m_bus = 0;
     pci_timing m_timing;
+    pci_bus* m_parent_bus = nullptr;
+    dma_trace* m_trace = nullptr;
+    std::optional<u16> m_spoofed_rid;
 };
 
 } // namespace iommusim::pci

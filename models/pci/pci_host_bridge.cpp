@@ -16,14 +16,24 @@ pci_host_bridge::pci_host_bridge(sc_core::sc_module_name name, const host_bridge
     m_sink.register_b_transport(this, &pci_host_bridge::unattached);
     m_root_out.bind(m_root.from_upstream);
     m_root.to_upstream.bind(m_root_dma_in);
+    m_root.set_peer_routing(config.p2p_between_root_ports);
+}
+
+void pci_host_bridge::set_trace(dma_trace* trace) {
+    m_trace = trace;
+    m_root.set_trace(trace);
 }
 
 void pci_host_bridge::before_end_of_elaboration() {
     // Port binding is still allowed here (IEEE 1666 §4.4.2); an IOMMU or memory bound by the platform
     // during construction has already raised the bind count.
     if (to_iommu_or_memory.get_base_port().bind_count() == 0) {
-        to_iommu_or_memory.bind(m_sink);
-        m_sink_bound = true;
+        if (m_default_upstream) {
+            to_iommu_or_memory.bind(*m_default_upstream);
+        } else {
+            to_iommu_or_memory.bind(m_sink);
+            m_sink_bound = true;
+        }
     }
 }
 
@@ -70,6 +80,11 @@ unsigned pci_host_bridge::from_cpu_dbg(tlm::tlm_generic_payload&) {
 
 void pci_host_bridge::upstream(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     delay += sc_core::sc_time(m_timing.host_bridge_ns, sc_core::SC_NS);
+    if (m_trace) {
+        const auto* ext = gp.get_extension<tlmx::pci_extension>();
+        m_trace->record({dma_route::to_root_complex, u16(ext ? ext->requester_id : 0), gp.get_address(),
+                         gp.get_data_length(), gp.is_write(), name(), ""});
+    }
     to_iommu_or_memory->b_transport(gp, delay);
 }
 

@@ -6,8 +6,11 @@
 //           function claims completes to the CPU with all ones on reads and OK (master abort / UR as
 //           x86 root complexes report them); writes are dropped.
 //   to_iommu_or_memory: upstream requests (DMA) from the hierarchy leave here, tagged with their
-//           pci_extension. When nothing is bound before elaboration ends, an internal sink answers
-//           TLM_ADDRESS_ERROR_RESPONSE and counts the requests.
+//           pci_extension. When nothing is bound before elaboration ends, the default target given to
+//           set_default_upstream (the platform's system memory) is bound; without one an internal sink
+//           answers TLM_ADDRESS_ERROR_RESPONSE and counts the requests.
+//   Peer-to-peer between root ports (PCIe §1.3.1: optional for a root complex) is decided by the root
+//           ports from p2p_between_root_ports; most Intel root complexes do not support it.
 #pragma once
 #include "models/pci/pci_bus.h"
 #include "models/pci/cfg/pci_timing.h"
@@ -26,6 +29,7 @@ struct host_bridge_config {
         u64 base = 0, size = 0;
     };
     std::vector<aperture> mmio;   // memory apertures forwarded to the root bus (ACPI _CRS)
+    bool p2p_between_root_ports = false; // route requests between root ports (and root bus functions)
 };
 
 class pci_host_bridge : public sc_core::sc_module {
@@ -42,6 +46,12 @@ public:
     // This bridge's slice of its segment's ECAM.
     u64 ecam_window_base() const { return m_config.ecam_base + (u64(m_config.bus_start) << 20); }
     u64 ecam_window_size() const { return u64(m_config.bus_end - m_config.bus_start + 1) << 20; }
+
+    using target_socket_base = tlm::tlm_base_target_socket_b<32, tlm::tlm_fw_transport_if<>, tlm::tlm_bw_transport_if<>>;
+    // What to_iommu_or_memory is bound to when nothing else was bound by the end of construction.
+    void set_default_upstream(target_socket_base& target) { m_default_upstream = &target; }
+    // Records every request leaving through to_iommu_or_memory; handed down to the whole hierarchy.
+    void set_trace(dma_trace* trace);
 
     bool upstream_attached() const { return !m_sink_bound; }
     u64 unattached_dma_count() const { return m_unattached_dma; }
@@ -62,6 +72,8 @@ private:
     tlm_utils::simple_target_socket_optional<pci_host_bridge> m_sink;
     pci_bus m_root;
     bool m_sink_bound = false;
+    target_socket_base* m_default_upstream = nullptr;
+    dma_trace* m_trace = nullptr;
     u64 m_unattached_dma = 0;
 };
 

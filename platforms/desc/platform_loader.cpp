@@ -98,7 +98,8 @@ private:
     // "params": fabric timing and the firmware's address map (platform_params_info describes each).
     platform_params params(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
-                                    "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns"});
+                                    "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns", "memory",
+                                    "p2p_between_root_ports"});
         platform_params p;
         const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
         auto addr = [&](const char* key, u64& field) {
@@ -128,7 +129,32 @@ private:
             ns("mmio_access_ns", p.timing.mmio_access_ns);
             ns("host_bridge_ns", p.timing.host_bridge_ns);
         }
+        if (j.contains("p2p_between_root_ports"))
+            p.p2p_between_root_ports = m_in.get_bool(j["p2p_between_root_ports"], json_ptr(ptr, "p2p_between_root_ports"));
+        if (j.contains("memory")) memory(j["memory"], json_ptr(ptr, "memory"), p.memory);
         return p;
+    }
+
+    // "params"."memory": system memory below the host bridges (memory_model_info describes each field).
+    void memory(const json& j, const std::string& ptr, memory::memory_params& m) {
+        m_in.require_object(j, ptr);
+        m_in.check_members(j, ptr, {"size", "latency_ns", "bandwidth_bytes_per_ns", "dmi"});
+        if (j.contains("size")) {
+            const json& v = j["size"];
+            // 0 (a number) means "no memory"; otherwise a size, at most the 52-bit physical address space.
+            m.size = v.is_number_unsigned() && v.get<u64>() == 0 ? 0 : m_in.get_size(v, json_ptr(ptr, "size"));
+            if (m.size > (u64(1) << 52)) m_in.fail(json_ptr(ptr, "size"), "memory larger than the 52-bit physical address space");
+        }
+        if (j.contains("latency_ns")) m.latency_ns = get_ns(j["latency_ns"], json_ptr(ptr, "latency_ns"));
+        if (j.contains("bandwidth_bytes_per_ns")) {
+            const json& v = j["bandwidth_bytes_per_ns"];
+            const std::string bp = json_ptr(ptr, "bandwidth_bytes_per_ns");
+            if (!v.is_number()) m_in.fail(bp, std::string("expected a number, got ") + json_type_name(v));
+            const double b = v.get<double>();
+            if (!(b > 0) || b > 1e6) m_in.fail(bp, "bandwidth must be above 0 and at most 1e6 bytes/ns");
+            m.bandwidth_bytes_per_ns = b;
+        }
+        if (j.contains("dmi")) m.dmi = m_in.get_bool(j["dmi"], json_ptr(ptr, "dmi"));
     }
 
     root_bus_desc root_bus(const json& j, const std::string& ptr) {

@@ -22,7 +22,15 @@ model_info platform_params_info() {
              {"timing.hop_ns", "ns", fmt::format("{}", d.timing.hop_ns), "one bus or bridge crossing"},
              {"timing.mmio_access_ns", "ns", fmt::format("{}", d.timing.mmio_access_ns),
               "a function's register file completing a memory request"},
-             {"timing.host_bridge_ns", "ns", fmt::format("{}", d.timing.host_bridge_ns), "root complex decode"}}};
+             {"timing.host_bridge_ns", "ns", fmt::format("{}", d.timing.host_bridge_ns), "root complex decode"},
+             {"memory.size", "bytes", fmt::format("{:#x}", d.memory.size),
+              "system memory [0, size) below the host bridges; 0 = none (DMA ends in the host bridge's sink)"},
+             {"memory.latency_ns", "ns", fmt::format("{}", d.memory.latency_ns), "memory access latency"},
+             {"memory.bandwidth_bytes_per_ns", "bytes/ns", fmt::format("{}", d.memory.bandwidth_bytes_per_ns),
+              "memory channel bandwidth"},
+             {"memory.dmi", "bool", d.memory.dmi ? "true" : "false", "memory grants DMI pointers"},
+             {"p2p_between_root_ports", "bool", d.p2p_between_root_ports ? "true" : "false",
+              "root complexes route peer-to-peer requests between their root ports"}}};
 }
 
 } // namespace iommusim::platforms

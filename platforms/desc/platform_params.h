@@ -5,6 +5,7 @@
 #include "models/pci/cfg/pci_timing.h"
 #include "sim/core/model_info.h"
 #include "sim/core/types.h"
+#include "sim/memory/memory_params.h"
 
 namespace iommusim::platforms {
 
@@ -17,6 +18,12 @@ struct platform_params {
     u64 mmio64_base = 0x10000000000;             // 1 TiB
     u64 mmio64_size_per_root_bus = 0x1000000000; // 64 GiB
     double system_bus_ns = 0;                    // CPU-side router crossing
+    // System memory below the host bridges (upstream DMA lands here when no IOMMU is attached);
+    // memory.size == 0: no memory, DMA reaching a host bridge ends in its unattached sink.
+    memory::memory_params memory;
+    // Root complexes route requests between their root ports (PCIe §1.3.1 leaves it optional; most Intel
+    // parts do not).
+    bool p2p_between_root_ports = false;
 };
 
 model_info platform_params_info();

@@ -243,7 +243,9 @@ TEST_CASE("upstream DMA goes through the bridges to an unattached host bridge: a
     rp.children = {fn(0, function_kind::endpoint, "ep")};
     auto pb = fn(pci_devfn(2, 0), function_kind::pcie_to_pci_bridge);
     pb.children = {fn(pci_devfn(3, 0), function_kind::pci_endpoint, "legacy")};
-    host::tlm_machine m(one_root({rp, pb}));
+    auto desc = one_root({rp, pb});
+    desc.params.memory.size = 0; // no system memory: the host bridge keeps its unattached sink
+    host::tlm_machine m(desc);
     auto& ops = m.ops();
     auto* hb = m.platform().root_complexes().at(0).host_bridge;
     REQUIRE(!hb->upstream_attached());

@@ -77,3 +77,35 @@ TEST_CASE("memory parameters are described with their defaults", "[memory]") {
     CHECK(info.params[0].default_value == "0x10000000000");
     CHECK(info.params[1].default_value == "80");
 }
+
+#include "platforms/desc/platform_loader.h"
+#include "sim/core/input_error.h"
+
+namespace {
+std::string with_params(const std::string& params) {
+    return R"({"name": "t", "params": )" + params + R"(, "root_buses": [{"devices": []}]})";
+}
+} // namespace
+
+TEST_CASE("platform params: memory and root-port P2P are read strictly", "[memory][loader]") {
+    using iommusim::platforms::load_platform_text;
+    const auto d = load_platform_text(
+        with_params(R"({"memory": {"size": "64G", "latency_ns": 60, "bandwidth_bytes_per_ns": 12.8, "dmi": false},
+                        "p2p_between_root_ports": true})"),
+        "t.json");
+    CHECK(d.params.memory.size == u64(64) << 30);
+    CHECK(d.params.memory.latency_ns == 60);
+    CHECK(d.params.memory.bandwidth_bytes_per_ns == 12.8);
+    CHECK_FALSE(d.params.memory.dmi);
+    CHECK(d.params.p2p_between_root_ports);
+    const auto dflt = load_platform_text(with_params("{}"), "t.json");
+    CHECK(dflt.params.memory.size == u64(1) << 40);
+    CHECK_FALSE(dflt.params.p2p_between_root_ports);
+    CHECK(load_platform_text(with_params(R"({"memory": {"size": 0}})"), "t.json").params.memory.size == 0);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"memory": {"sise": "1G"}})"), "t.json"), input_error);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"memory": {"size": "8P"}})"), "t.json"), input_error);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"memory": {"bandwidth_bytes_per_ns": 0}})"), "t.json"), input_error);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"memory": {"latency_ns": -1}})"), "t.json"), input_error);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"memory": 5})"), "t.json"), input_error);
+    CHECK_THROWS_AS(load_platform_text(with_params(R"({"p2p_between_root_ports": "yes"})"), "t.json"), input_error);
+}

@@ -1,0 +1,323 @@
+// Upstream DMA through the fabric: into system memory with the requester ID real bridges produce,
+// peer-to-peer under a switch and between root ports as ACS decides (PCIe §6.12), blocked requests, and
+// the platform's dma_trace. A probe between the host bridge and memory shows what reaches the root
+// complex. Each TEST_CASE runs in its own process (CTest).
+#include "models/pci/cfg/pci_regs.h"
+#include "models/pci/pci_bridge.h"
+#include "models/pci/pci_endpoint.h"
+#include "platforms/platform.h"
+#include "sim/core/bdf.h"
+#include "sim/host/tlm/tlm_host_ops.h"
+#include "sim/memory/system_memory.h"
+#include "sim/tlm/payload_data.h"
+#include "sim/tlm/pci_extension.h"
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+#include <vector>
+
+using namespace iommusim;
+using namespace iommusim::pci;
+using iommusim::platforms::function_desc;
+using iommusim::platforms::platform_desc;
+using iommusim::platforms::root_bus_desc;
+
+namespace {
+
+// Sits where an IOMMU would: records what reaches the root complex, then forwards to memory.
+struct probe : sc_core::sc_module {
+    tlm_utils::simple_target_socket<probe> in{"in"};
+    tlm_utils::simple_initiator_socket<probe> out{"out"};
+    struct seen {
+        u16 rid;
+        u64 addr;
+        bool write;
+        tlmx::address_type at;
+    };
+    std::vector<seen> log;
+    explicit probe(sc_core::sc_module_name n) : sc_module(n) { in.register_b_transport(this, &probe::b_transport); }
+    void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+        const auto* ext = gp.get_extension<tlmx::pci_extension>();
+        log.push_back({u16(ext ? ext->requester_id : 0xffff), gp.get_address(), gp.is_write(),
+                       ext ? ext->at : tlmx::address_type::untranslated});
+        out->b_transport(gp, delay);
+    }
+};
+
+function_desc fn(u8 devfn, function_kind kind, std::string name) {
+    function_desc f;
+    f.devfn = devfn;
+    f.name = std::move(name);
+    f.where = "tb_dma/" + f.name;
+    f.params.kind = kind;
+    f.params.class_code = is_bridge(kind) ? 0x060400 : 0x020000;
+    if (!is_bridge(kind)) f.params.bars = {{0, 0x4000, false, false, false}};
+    return f;
+}
+
+function_desc with_acs(function_desc f, u16 cap) {
+    f.params.acs = acs_params{cap, 0, 0};
+    return f;
+}
+
+constexpr u16 acs_all = PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF | PCI_ACS_DT;
+
+// root bus 0:
+//   00:01.0 root port rp1 -> bus 1: ep1
+//   00:02.0 root port rp2 (ACS) -> bus 2: switch upstream usp -> bus 3:
+//            03:00.0 dsp1 (ACS) -> bus 4: ep_a        03:01.0 dsp2 (ACS) -> bus 5: ep_b
+//   00:03.0 PCIe-to-PCI bridge -> bus 6: 06:03.0 legacy (conventional PCI)
+//   00:05.0 conventional PCI-to-PCI bridge -> bus 8: 08:00.0 behind_cbr
+//   00:06.0 PCI-to-PCIe (reverse) bridge -> bus 9: 09:00.0 behind_rev
+platform_desc topology() {
+    auto rp1 = fn(pci_devfn(1, 0), function_kind::root_port, "rp1");
+    rp1.children = {fn(0, function_kind::endpoint, "ep1")};
+    auto dsp1 = with_acs(fn(pci_devfn(0, 0), function_kind::switch_downstream, "dsp1"), acs_all);
+    dsp1.children = {fn(0, function_kind::endpoint, "ep_a")};
+    auto dsp2 = with_acs(fn(pci_devfn(1, 0), function_kind::switch_downstream, "dsp2"), acs_all);
+    dsp2.children = {fn(0, function_kind::endpoint, "ep_b")};
+    auto usp = fn(0, function_kind::switch_upstream, "usp");
+    usp.children = {dsp1, dsp2};
+    auto rp2 = with_acs(fn(pci_devfn(2, 0), function_kind::root_port, "rp2"), acs_all);
+    rp2.children = {usp};
+    auto pb = fn(pci_devfn(3, 0), function_kind::pcie_to_pci_bridge, "pcie_pci");
+    pb.children = {fn(pci_devfn(3, 0), function_kind::pci_endpoint, "legacy")};
+    auto cbr = fn(pci_devfn(5, 0), function_kind::pci_bridge, "cbr");
+    cbr.children = {fn(0, function_kind::pci_endpoint, "behind_cbr")};
+    auto rev = fn(pci_devfn(6, 0), function_kind::pci_to_pcie_bridge, "rev");
+    rev.children = {fn(0, function_kind::endpoint, "behind_rev")};
+    platform_desc d;
+    d.source = "tb_dma";
+    root_bus_desc rb;
+    rb.where = "/root_buses/0";
+    rb.functions = {rp1, rp2, pb, cbr, rev};
+    d.root_buses.push_back(std::move(rb));
+    return d;
+}
+
+constexpr u16 mem_master = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+
+struct bench {
+    std::unique_ptr<probe> rc_probe;
+    std::unique_ptr<host::tlm_machine> m;
+    host::pci_host_ops* ops = nullptr;
+
+    explicit bench(platform_desc d) {
+        m = std::make_unique<host::tlm_machine>(d, [&](platforms::platform& p) {
+            rc_probe = std::make_unique<probe>("rc_probe");
+            p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(rc_probe->in);
+            rc_probe->out.bind(p.memory()->socket);
+        });
+        ops = &m->ops();
+        // What firmware / the kernel does: bus numbers, windows, BARs, decode and bus mastering.
+        bridge(0, pci_devfn(1, 0), 1, 1, 0x80000000, 0x800fffff);
+        bridge(0, pci_devfn(2, 0), 2, 5, 0x90000000, 0x90ffffff);
+        bridge(2, 0, 3, 5, 0x90000000, 0x90ffffff);
+        bridge(3, pci_devfn(0, 0), 4, 4, 0x90100000, 0x901fffff);
+        bridge(3, pci_devfn(1, 0), 5, 5, 0x90000000, 0x900fffff);
+        bridge(0, pci_devfn(3, 0), 6, 6, 0xa0000000, 0xa00fffff);
+        bridge(0, pci_devfn(5, 0), 8, 8, 0xa0100000, 0xa01fffff);
+        bridge(0, pci_devfn(6, 0), 9, 9, 0xa0200000, 0xa02fffff);
+        endpoint(1, 0, 0x80000000);
+        endpoint(4, 0, 0x90100000);
+        endpoint(5, 0, 0x90000000);
+        endpoint(6, pci_devfn(3, 0), 0xa0000000);
+        endpoint(8, 0, 0xa0100000);
+        endpoint(9, 0, 0xa0200000);
+    }
+    void bridge(u8 bus, u8 devfn, u8 sec, u8 sub, u32 base, u32 limit) {
+        ops->config_write(0, bus, devfn, PCI_PRIMARY_BUS, 4, u32(bus) | u32(sec) << 8 | u32(sub) << 16);
+        ops->config_write(0, bus, devfn, PCI_MEMORY_BASE, 2, (base >> 16) & 0xfff0);
+        ops->config_write(0, bus, devfn, PCI_MEMORY_LIMIT, 2, (limit >> 16) & 0xfff0);
+        ops->config_write(0, bus, devfn, PCI_COMMAND, 2, mem_master);
+    }
+    void endpoint(u8 bus, u8 devfn, u32 bar0) {
+        ops->config_write(0, bus, devfn, PCI_BASE_ADDRESS_0, 4, bar0);
+        ops->config_write(0, bus, devfn, PCI_COMMAND, 2, mem_master);
+    }
+    platforms::platform& platform() { return m->platform(); }
+    pci_function& find(const char* n) { return *platform().find(n); }
+    u16 acs_ctrl_offset(const char* n) { return u16(*find(n).config().find_ext_capability(PCI_EXT_CAP_ID_ACS) + PCI_ACS_CTRL); }
+    void set_acs(u8 bus, u8 devfn, const char* n, u16 ctrl) { ops->config_write(0, bus, devfn, acs_ctrl_offset(n), 2, ctrl); }
+
+    // A 4-byte DMA write of `value` from function `n`.
+    tlm::tlm_response_status dma_write(const char* n, u64 addr, u32 value,
+                                       tlmx::address_type at = tlmx::address_type::untranslated) {
+        tlm::tlm_generic_payload gp;
+        gp.set_command(tlm::TLM_WRITE_COMMAND);
+        gp.set_address(addr);
+        gp.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+        gp.set_data_length(4);
+        gp.set_streaming_width(4);
+        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        tlmx::pci_extension ext;
+        ext.at = at;
+        tlmx::scoped_extension scope(gp, &ext);
+        sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+        find(n).issue_dma(gp, delay);
+        return gp.get_response_status();
+    }
+};
+
+} // namespace
+
+TEST_CASE("DMA reaches memory with the requester ID real bridges produce", "[dma]") {
+    bench b(topology());
+    auto& mem = *b.platform().memory();
+    struct row {
+        const char* name;
+        u16 rid;
+    };
+    // Ports preserve the ID; a PCIe-to-PCI bridge takes (secondary bus, 00.0); a conventional PCI bridge
+    // and a reverse bridge master the request upstream with their own ID.
+    const row rows[] = {{"ep1", 0x0100}, {"ep_a", 0x0400}, {"legacy", 0x0600}, {"behind_cbr", pci_devfn(5, 0)},
+                        {"behind_rev", pci_devfn(6, 0)}};
+    u64 addr = 0x1000;
+    for (const row& r : rows) {
+        INFO(r.name);
+        CHECK(b.dma_write(r.name, addr, 0xc0de0000u | r.rid) == tlm::TLM_OK_RESPONSE);
+        REQUIRE(!b.rc_probe->log.empty());
+        CHECK(b.rc_probe->log.back().rid == r.rid);
+        CHECK(b.rc_probe->log.back().addr == addr);
+        CHECK(mem.read_le(addr, 4) == (0xc0de0000u | r.rid));
+        addr += 0x1000;
+    }
+    CHECK(b.platform().dma_trace().count(dma_route::to_root_complex) == 5);
+    CHECK(b.platform().dma_trace().count(dma_route::peer_to_peer) == 0);
+    // A read comes back from memory.
+    u32 word = 0;
+    tlm::tlm_generic_payload gp;
+    gp.set_command(tlm::TLM_READ_COMMAND);
+    gp.set_address(0x1000);
+    gp.set_data_ptr(reinterpret_cast<unsigned char*>(&word));
+    gp.set_data_length(4);
+    gp.set_streaming_width(4);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    b.find("ep1").issue_dma(gp, delay);
+    CHECK(gp.is_response_ok());
+    CHECK(word == 0xc0de0100u);
+    CHECK(delay > sc_core::sc_time(80, sc_core::SC_NS)); // fabric hops + memory latency
+}
+
+TEST_CASE("without a probe the platform binds its own memory to the host bridge", "[dma]") {
+    host::tlm_machine m(topology());
+    auto* hb = m.platform().root_complexes().at(0).host_bridge;
+    CHECK(hb->upstream_attached());
+    REQUIRE(m.platform().memory() != nullptr);
+    CHECK(m.platform().memory()->size() == u64(1) << 40);
+}
+
+TEST_CASE("P2P under a switch without ACS RR reaches the sibling's BAR, never the root complex", "[dma][acs]") {
+    bench b(topology());
+    auto& ep_b = static_cast<pci_endpoint&>(b.find("ep_b"));
+    CHECK(b.dma_write("ep_a", 0x90000010, 0x11223344) == tlm::TLM_OK_RESPONSE);
+    CHECK(ep_b.peek(0, 0x10, 4) == 0x11223344u);
+    CHECK(b.rc_probe->log.empty());
+    const auto& trace = b.platform().dma_trace();
+    CHECK(trace.count(dma_route::peer_to_peer) == 1);
+    CHECK(trace.count(dma_route::to_root_complex) == 0);
+    REQUIRE(trace.recent().size() == 1);
+    CHECK(trace.recent()[0].requester_id == 0x0400);
+    CHECK(std::string(trace.recent()[0].where).find("dsp1") != std::string::npos);
+
+    // ACS P2P Request Redirect at the ingress port: up to the root complex (the root port forwards it
+    // upstream because its Upstream Forwarding is on, as Linux enables it).
+    b.set_acs(3, 0, "dsp1", PCI_ACS_RR);
+    b.set_acs(0, pci_devfn(2, 0), "rp2", PCI_ACS_UF);
+    CHECK(b.dma_write("ep_a", 0x90000020, 0x55667788) == tlm::TLM_OK_RESPONSE);
+    CHECK(ep_b.peek(0, 0x20, 4) == 0);
+    REQUIRE(b.rc_probe->log.size() == 1);
+    CHECK(b.rc_probe->log[0].rid == 0x0400);
+    CHECK(b.rc_probe->log[0].addr == 0x90000020);
+    CHECK(trace.count(dma_route::to_root_complex) == 1);
+
+    // Without UF at the root port the redirected request targets the port's own link: blocked (UR).
+    b.set_acs(0, pci_devfn(2, 0), "rp2", 0);
+    CHECK(b.dma_write("ep_a", 0x90000030, 1) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    CHECK(trace.count(dma_route::blocked) == 1);
+    CHECK(b.rc_probe->log.size() == 1);
+
+    // Direct Translated P2P: a translated request goes peer-to-peer despite RR.
+    b.set_acs(3, 0, "dsp1", PCI_ACS_RR | PCI_ACS_DT);
+    CHECK(b.dma_write("ep_a", 0x90000040, 0xabcd, tlmx::address_type::translated) == tlm::TLM_OK_RESPONSE);
+    CHECK(ep_b.peek(0, 0x40, 4) == 0xabcdu);
+    CHECK(trace.count(dma_route::peer_to_peer) == 2);
+}
+
+TEST_CASE("ACS Source Validation blocks a spoofed requester ID", "[dma][acs]") {
+    bench b(topology());
+    b.set_acs(3, 0, "dsp1", PCI_ACS_SV);
+    b.find("ep_a").set_spoofed_requester_id(0x0500); // pretends to be ep_b
+    CHECK(b.dma_write("ep_a", 0x2000, 1) == tlm::TLM_GENERIC_ERROR_RESPONSE);
+    CHECK(b.rc_probe->log.empty());
+    CHECK(b.platform().dma_trace().count(dma_route::blocked) == 1);
+    CHECK(std::string(b.platform().dma_trace().recent().back().reason) == "ACS source validation");
+    // An ID inside the port's bus range passes (SV checks the bus only).
+    b.find("ep_a").set_spoofed_requester_id(0x0408);
+    CHECK(b.dma_write("ep_a", 0x2000, 1) == tlm::TLM_OK_RESPONSE);
+    CHECK(b.rc_probe->log.back().rid == 0x0408);
+    // SV off: the spoofed ID goes through (what an IOMMU would then see).
+    b.set_acs(3, 0, "dsp1", 0);
+    b.find("ep_a").set_spoofed_requester_id(0x0500);
+    CHECK(b.dma_write("ep_a", 0x2000, 1) == tlm::TLM_OK_RESPONSE);
+    CHECK(b.rc_probe->log.back().rid == 0x0500);
+}
+
+TEST_CASE("ACS Translation Blocking blocks translated requests only", "[dma][acs]") {
+    bench b(topology());
+    b.set_acs(3, 0, "dsp1", PCI_ACS_TB);
+    CHECK(b.dma_write("ep_a", 0x3000, 1, tlmx::address_type::translated) == tlm::TLM_GENERIC_ERROR_RESPONSE);
+    CHECK(b.rc_probe->log.empty());
+    CHECK(b.dma_write("ep_a", 0x3000, 1) == tlm::TLM_OK_RESPONSE);
+    REQUIRE(b.rc_probe->log.size() == 1);
+    CHECK(b.rc_probe->log[0].at == tlmx::address_type::untranslated);
+    b.set_acs(3, 0, "dsp1", 0);
+    CHECK(b.dma_write("ep_a", 0x3000, 1, tlmx::address_type::translated) == tlm::TLM_OK_RESPONSE);
+    CHECK(b.rc_probe->log.back().at == tlmx::address_type::translated);
+}
+
+TEST_CASE("COMMAND.MASTER off stops DMA at the function and at each bridge", "[dma]") {
+    bench b(topology());
+    b.ops->config_write(0, 1, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    CHECK(b.dma_write("ep1", 0x4000, 1) == tlm::TLM_GENERIC_ERROR_RESPONSE);
+    b.ops->config_write(0, 1, 0, PCI_COMMAND, 2, mem_master);
+    b.ops->config_write(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    CHECK(b.dma_write("ep1", 0x4000, 1) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    CHECK(b.rc_probe->log.empty());
+    CHECK(b.platform().dma_trace().count(dma_route::blocked) == 2);
+    CHECK(b.platform().memory()->read_le(0x4000, 4) == 0);
+}
+
+TEST_CASE("root ports: without root complex P2P support a sibling address goes to the root complex", "[dma][acs]") {
+    SECTION("default (most Intel parts): to the root complex") {
+        bench b(topology());
+        CHECK(b.dma_write("ep1", 0x90000010, 7) == tlm::TLM_OK_RESPONSE);
+        REQUIRE(b.rc_probe->log.size() == 1);
+        CHECK(static_cast<pci_endpoint&>(b.find("ep_b")).peek(0, 0x10, 4) == 0);
+    }
+}
+
+TEST_CASE("root ports: P2P between them when the root complex supports it", "[dma][acs]") {
+    auto d = topology();
+    d.params.p2p_between_root_ports = true;
+    bench b(d);
+    CHECK(b.dma_write("ep1", 0x90000010, 7) == tlm::TLM_OK_RESPONSE);
+    CHECK(b.rc_probe->log.empty());
+    CHECK(static_cast<pci_endpoint&>(b.find("ep_b")).peek(0, 0x10, 4) == 7u);
+    CHECK(b.platform().dma_trace().count(dma_route::peer_to_peer) == 1);
+    // RR at the ingress root port sends it to the root complex instead.
+    b.set_acs(0, pci_devfn(2, 0), "rp2", PCI_ACS_RR); // rp2 is not the ingress: no effect
+    CHECK(b.dma_write("ep1", 0x90000014, 8) == tlm::TLM_OK_RESPONSE);
+    CHECK(b.platform().dma_trace().count(dma_route::peer_to_peer) == 2);
+}
+
+TEST_CASE("out-of-range DMA answers an address error from memory", "[dma]") {
+    auto d = topology();
+    d.params.memory.size = u64(1) << 30;
+    bench b(d);
+    CHECK(b.dma_write("ep1", u64(1) << 30, 1) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    CHECK(b.dma_write("ep1", ~u64(0) - 1, 1) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    CHECK(b.dma_write("ep1", (u64(1) << 30) - 4, 1) == tlm::TLM_OK_RESPONSE);
+}
