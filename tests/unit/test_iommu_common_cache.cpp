@@ -6,6 +6,7 @@
 #include "models/iommu/common/pure/timing.h"
 #include "models/iommu/common/pure/tlb_cache.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <set>
 #include <stdexcept>
@@ -327,4 +328,41 @@ TEST_CASE("iommu_clock and parameter descriptions", "[iommu][timing]") {
     CHECK(cp[2].default_value == "lru");
     CHECK(parse_replacement_policy("tree_plru") == replacement_policy::tree_plru);
     CHECK_FALSE(parse_replacement_policy("mru"));
+}
+
+TEST_CASE("assoc_cache: LRU matches a reference model over random traffic", "[iommu][cache]") {
+    // Reference: per set, a list ordered most recent first, capped at `ways`.
+    const unsigned sets = 4, ways = 4;
+    u64_cache c(geo(sets, ways, replacement_policy::lru));
+    std::vector<std::vector<u64>> ref(sets);
+    u64 rng = 12345;
+    auto next = [&] {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return rng;
+    };
+    for (int i = 0; i < 20000; ++i) {
+        const u64 k = next() % 40;
+        auto& r = ref[k % sets];
+        auto it = std::find(r.begin(), r.end(), k);
+        const bool in_ref = it != r.end();
+        if (next() % 3) {
+            const bool hit = c.lookup(k) != nullptr;
+            REQUIRE(hit == in_ref);
+            if (in_ref) {
+                r.erase(it);
+                r.insert(r.begin(), k);
+            }
+        } else {
+            c.insert(k, k * 2, {});
+            if (in_ref) r.erase(it);
+            else if (r.size() == ways) r.pop_back();
+            r.insert(r.begin(), k);
+        }
+    }
+    size_t total = 0;
+    for (const auto& r : ref) total += r.size();
+    CHECK(c.size() == total);
+    CHECK(c.stats().hits + c.stats().misses == c.stats().lookups);
 }
