@@ -321,3 +321,203 @@ TEST_CASE("out-of-range DMA answers an address error from memory", "[dma]") {
     CHECK(b.dma_write("ep1", ~u64(0) - 1, 1) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
     CHECK(b.dma_write("ep1", (u64(1) << 30) - 4, 1) == tlm::TLM_OK_RESPONSE);
 }
+
+// ---- the DMA engine endpoint ----------------------------------------------------------------------
+
+#include "models/pci/cfg/config_builder.h"
+#include "models/pci/dma_engine.h"
+#include "models/pci/dma_engine_driver.h"
+
+namespace {
+
+// A dma_engine below its own root port (00:07.0 -> bus 10), attached while the platform elaborates.
+struct engine_bench {
+    std::unique_ptr<probe> rc_probe;
+    std::unique_ptr<dma_engine> engine;
+    std::unique_ptr<host::tlm_machine> m;
+    host::pci_host_ops* ops = nullptr;
+    std::vector<bool> intx_changes;
+    static constexpr u64 bar0 = 0xb0000000;
+
+    engine_bench() {
+        auto d = topology();
+        d.root_buses[0].functions.push_back(with_acs(fn(pci_devfn(7, 0), function_kind::root_port, "rp3"), acs_all));
+        m = std::make_unique<host::tlm_machine>(d, [&](platforms::platform& p) {
+            rc_probe = std::make_unique<probe>("rc_probe");
+            p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(rc_probe->in);
+            rc_probe->out.bind(p.memory()->socket);
+            function_params fp;
+            fp.kind = function_kind::endpoint;
+            fp.interrupt_pin = 1;
+            fp.bars = {{0, dma_engine::BAR0_SIZE, false, true, false}};
+            fp.msi = msi_params{4, true, true};
+            fp.msix = msix_params{4, 0, u32(dma_engine::MSIX_TABLE), 0, u32(dma_engine::MSIX_PBA)};
+            engine = std::make_unique<dma_engine>("engine", 0, build_config_space(fp));
+            static_cast<pci_bridge*>(p.find("rp3"))->secondary().attach(*engine);
+        });
+        ops = &m->ops();
+        engine->on_intx([this](bool level) { intx_changes.push_back(level); });
+        ops->config_write(0, 0, pci_devfn(7, 0), PCI_PRIMARY_BUS, 4, 0u | 10u << 8 | 10u << 16);
+        ops->config_write(0, 0, pci_devfn(7, 0), PCI_MEMORY_BASE, 2, (bar0 >> 16) & 0xfff0);
+        ops->config_write(0, 0, pci_devfn(7, 0), PCI_MEMORY_LIMIT, 2, ((bar0 + 0xfffff) >> 16) & 0xfff0);
+        ops->config_write(0, 0, pci_devfn(7, 0), PCI_COMMAND, 2, mem_master);
+        ops->config_write(0, 10, 0, PCI_BASE_ADDRESS_0, 4, u32(bar0));
+        ops->config_write(0, 10, 0, PCI_BASE_ADDRESS_0 + 4, 4, 0);
+        ops->config_write(0, 10, 0, PCI_COMMAND, 2, mem_master);
+    }
+    void reg(u64 off, unsigned len, u64 v) { ops->mmio_write(bar0 + off, len, v); }
+    u64 reg(u64 off, unsigned len = 4) { return ops->mmio_read(bar0 + off, len); }
+    // Programs and kicks one operation through the driver helper; returns STATUS.
+    u32 kick(u32 ctrl, u64 src, u64 dst, u32 len) {
+        dma_engine_driver drv([this](u64 a, unsigned l) { return ops->mmio_read(a, l); },
+                              [this](u64 a, unsigned l, u64 v) { ops->mmio_write(a, l, v); }, bar0);
+        REQUIRE(drv.present());
+        dma_engine_driver::operation o;
+        o.op = ctrl & dma_engine::CTRL_OP;
+        o.translated = ctrl & dma_engine::CTRL_TRANSLATED;
+        o.irq = (ctrl & dma_engine::CTRL_IRQ_MASK) >> dma_engine::CTRL_IRQ_SHIFT;
+        o.vector = (ctrl >> dma_engine::CTRL_VECTOR_SHIFT) & 0xff;
+        o.src = src, o.dst = dst, o.len = len;
+        o.pattern = u32(reg(dma_engine::REG_PATTERN));
+        return drv.run(o);
+    }
+    memory::system_memory& mem() { return *m->platform().memory(); }
+};
+
+} // namespace
+
+TEST_CASE("dma engine: copies memory to its buffer and back, fills, compares, in 4 KiB-safe pieces", "[dma][engine]") {
+    engine_bench b;
+    CHECK(b.reg(dma_engine::REG_ID) == dma_engine::ID_VALUE);
+    for (u64 i = 0; i < 0x3000; i += 8) b.mem().write_le(0x10000 + i, 8, 0x0101010101010101ull * (i / 8 % 251));
+    // memory -> buffer, unaligned start: pieces never cross 4 KiB
+    CHECK(b.kick(dma_engine::OP_MEM_TO_BUF, 0x10ff0, 0, 0x2000) == dma_engine::STATUS_DONE);
+    CHECK(b.reg(dma_engine::REG_BYTES) == 0x2000);
+    for (const auto& s : b.rc_probe->log) CHECK(((s.addr & 0xfff) + 1) <= 0x1000);
+    for (size_t i = 1; i < b.rc_probe->log.size(); ++i)
+        CHECK((b.rc_probe->log[i].addr >> 12) == (b.rc_probe->log[i].addr >> 12)); // sanity
+    const auto pieces = b.rc_probe->log.size();
+    CHECK(pieces >= 0x2000 / 512 + 1);
+    CHECK(b.rc_probe->log.front().rid == 0x0a00);
+    CHECK(b.reg(dma_engine::BUFFER_OFFSET + 0x10, 8) == b.mem().read_le(0x11000, 8));
+    // buffer -> memory
+    CHECK(b.kick(dma_engine::OP_BUF_TO_MEM, 0, 0x40000, 0x2000) == dma_engine::STATUS_DONE);
+    CHECK(b.mem().read_le(0x40010, 8) == b.mem().read_le(0x11000, 8));
+    // compare: equal, then different
+    CHECK(b.kick(dma_engine::OP_COMPARE, 0x40000, 0, 0x2000) == dma_engine::STATUS_DONE);
+    b.mem().write_le(0x40100, 1, 0xee);
+    CHECK(b.kick(dma_engine::OP_COMPARE, 0x40000, 0, 0x2000) == (dma_engine::STATUS_DONE | dma_engine::STATUS_MISCOMPARE));
+    // fill
+    b.reg(dma_engine::REG_PATTERN, 4, 0xa5a5c3c3);
+    CHECK(b.kick(dma_engine::OP_FILL, 0, 0x80002, 0x1800) == dma_engine::STATUS_DONE);
+    CHECK(b.mem().read_le(0x80002, 4) == 0xa5a5c3c3u);
+    CHECK(b.mem().read_le(0x80002 + 0x17fc, 4) == 0xa5a5c3c3u);
+    CHECK(b.mem().read_le(0x80002 + 0x1800, 4) == 0);
+    CHECK(b.engine->last_duration() > sc_core::SC_ZERO_TIME);
+}
+
+TEST_CASE("dma engine: hostile register values give error status, never a crash or hang", "[dma][engine]") {
+    engine_bench b;
+    auto code = [&](u32 status) { return (status >> 8) & 0xff; };
+    u32 s = b.kick(dma_engine::OP_FILL, 0, 0x1000, 0xffffffff); // huge LEN
+    CHECK((s & dma_engine::STATUS_ERROR));
+    CHECK(code(s) == dma_engine::ERR_LENGTH);
+    CHECK(code(b.kick(dma_engine::OP_MEM_TO_BUF, 0x1000, 0, 0)) == dma_engine::ERR_LENGTH);
+    CHECK(code(b.kick(dma_engine::OP_MEM_TO_BUF, 0x1000, 0x3fff, 2)) == dma_engine::ERR_BUFFER);
+    CHECK(code(b.kick(dma_engine::OP_BUF_TO_MEM, ~u64(0) - 0x10, 0x1000, 0x10)) == dma_engine::ERR_BUFFER);
+    CHECK(code(b.kick(dma_engine::OP_FILL, 0, ~u64(0) - 2, 16)) == dma_engine::ERR_ADDRESS);
+    s = b.kick(dma_engine::OP_BUF_TO_MEM, 0, (u64(1) << 40) - 8, 16); // runs off the end of memory
+    CHECK(code(s) == dma_engine::ERR_UNSUPPORTED);
+    CHECK(b.reg(dma_engine::REG_ERR_ADDR, 8) == (u64(1) << 40));
+    CHECK(b.reg(dma_engine::REG_BYTES) == 8);
+    // Unaligned odd-sized copies work.
+    CHECK(b.kick(dma_engine::OP_BUF_TO_MEM, 3, 0x5003, 7) == dma_engine::STATUS_DONE);
+    // Bus master off: nothing leaves the device.
+    const auto before = b.rc_probe->log.size();
+    b.ops->config_write(0, 10, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    CHECK(code(b.kick(dma_engine::OP_FILL, 0, 0x6000, 64)) == dma_engine::ERR_NOT_MASTER);
+    CHECK(b.rc_probe->log.size() == before);
+    // Random register garbage never hangs.
+    b.ops->config_write(0, 10, 0, PCI_COMMAND, 2, mem_master);
+    u64 x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 2000; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b.reg((x >> 8) % 0x48 & ~u64(3), 4, x);
+        if (i % 7 == 0) b.reg(dma_engine::REG_DOORBELL, 4, 1);
+    }
+    CHECK(b.reg(dma_engine::REG_ID) == dma_engine::ID_VALUE);
+}
+
+TEST_CASE("dma engine: DMA blocked by ACS and translated requests set error status", "[dma][engine]") {
+    engine_bench b;
+    // ACS off at rp3: a translated request reaches the root complex with AT = translated.
+    CHECK(b.kick(dma_engine::OP_FILL | dma_engine::CTRL_TRANSLATED, 0, 0x7000, 8) == dma_engine::STATUS_DONE);
+    CHECK(b.rc_probe->log.back().at == tlmx::address_type::translated);
+    // Translation Blocking on at rp3: Completer Abort, error code 5, nothing reaches the root complex.
+    const auto n = b.rc_probe->log.size();
+    const u16 acs = *b.m->platform().find("rp3")->config().find_ext_capability(PCI_EXT_CAP_ID_ACS);
+    b.ops->config_write(0, 0, pci_devfn(7, 0), acs + PCI_ACS_CTRL, 2, PCI_ACS_TB);
+    const u32 s = b.kick(dma_engine::OP_FILL | dma_engine::CTRL_TRANSLATED, 0, 0x7000, 8);
+    CHECK((s & dma_engine::STATUS_ERROR));
+    CHECK(((s >> 8) & 0xff) == dma_engine::ERR_ABORT);
+    CHECK(b.reg(dma_engine::REG_ERR_ADDR, 8) == 0x7000);
+    CHECK(b.rc_probe->log.size() == n);
+    // Source Validation with a spoofed ID: blocked as well.
+    b.ops->config_write(0, 0, pci_devfn(7, 0), acs + PCI_ACS_CTRL, 2, PCI_ACS_SV);
+    b.engine->set_spoofed_requester_id(0x0100);
+    CHECK(((b.kick(dma_engine::OP_FILL, 0, 0x7000, 8) >> 8) & 0xff) == dma_engine::ERR_ABORT);
+    b.engine->set_spoofed_requester_id(std::nullopt);
+    CHECK(b.kick(dma_engine::OP_FILL, 0, 0x7000, 8) == dma_engine::STATUS_DONE);
+}
+
+TEST_CASE("dma engine: MSI, MSI-X and INTx", "[dma][engine]") {
+    engine_bench b;
+    const u16 msi = *b.engine->config().find_capability(PCI_CAP_ID_MSI);
+    // MSI: address/data the kernel programmed, 2 vectors enabled; vector 1 ORs into the data.
+    b.ops->config_write(0, 10, 0, msi + PCI_MSI_ADDRESS_LO, 4, 0xfee01000);
+    b.ops->config_write(0, 10, 0, msi + PCI_MSI_ADDRESS_HI, 4, 0);
+    b.ops->config_write(0, 10, 0, msi + PCI_MSI_DATA_64, 2, 0x4040);
+    b.reg(dma_engine::REG_IRQ, 4, 3 | 1 << 8);
+    CHECK((b.reg(dma_engine::REG_STATUS) & dma_engine::STATUS_IRQ_FAILED)); // MSI not enabled yet
+    b.reg(dma_engine::REG_STATUS, 4, dma_engine::STATUS_IRQ_FAILED);
+    b.ops->config_write(0, 10, 0, msi + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 1 << 4);
+    b.reg(dma_engine::REG_IRQ, 4, 3 | 1 << 8);
+    CHECK(b.reg(dma_engine::REG_STATUS) == 0);
+    REQUIRE(!b.rc_probe->log.empty());
+    CHECK(b.rc_probe->log.back().addr == 0xfee01000);
+    CHECK(b.rc_probe->log.back().write);
+    CHECK(b.mem().read_le(0xfee01000, 4) == 0x4041u);
+    // Completion interrupt by MSI after a transfer.
+    CHECK(b.kick(dma_engine::OP_FILL | dma_engine::IRQ_MSI << dma_engine::CTRL_IRQ_SHIFT, 0, 0x9000, 4) ==
+          dma_engine::STATUS_DONE);
+    CHECK(b.mem().read_le(0xfee01000, 4) == 0x4040u);
+
+    // MSI-X: entry 2 in the BAR0 table; masked -> pending bit, unmasked -> message.
+    const u16 msix = *b.engine->config().find_capability(PCI_CAP_ID_MSIX);
+    b.ops->config_write(0, 10, 0, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    const u64 e2 = dma_engine::MSIX_TABLE + 2 * 16;
+    b.reg(e2, 8, 0xfee02000);
+    b.reg(e2 + 8, 4, 0x77);
+    b.reg(e2 + 12, 4, 1); // masked
+    b.reg(dma_engine::REG_IRQ, 4, 3 | 4 | 2 << 8);
+    CHECK(b.reg(dma_engine::MSIX_PBA, 8) == 4u);
+    CHECK(b.mem().read_le(0xfee02000, 4) == 0);
+    b.reg(e2 + 12, 4, 0);
+    b.reg(dma_engine::REG_IRQ, 4, 3 | 4 | 2 << 8);
+    CHECK(b.mem().read_le(0xfee02000, 4) == 0x77u);
+    CHECK(b.reg(dma_engine::MSIX_PBA, 8) == 0);
+
+    // INTx: level, STATUS.INTERRUPT, COMMAND.INTX_DISABLE gates the line.
+    b.reg(dma_engine::REG_IRQ, 4, 1);
+    CHECK(b.engine->intx_line());
+    CHECK((b.ops->config_read(0, 10, 0, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT));
+    b.ops->config_write(0, 10, 0, PCI_COMMAND, 2, mem_master | PCI_COMMAND_INTX_DISABLE);
+    CHECK_FALSE(b.engine->intx_line());
+    CHECK((b.ops->config_read(0, 10, 0, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT)); // status still shows it
+    b.ops->config_write(0, 10, 0, PCI_COMMAND, 2, mem_master);
+    CHECK(b.engine->intx_line());
+    b.reg(dma_engine::REG_IRQ, 4, 2);
+    CHECK_FALSE(b.engine->intx_line());
+    CHECK_FALSE((b.ops->config_read(0, 10, 0, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT));
+    CHECK(b.intx_changes == std::vector<bool>{true, false, true, false});
+}

@@ -27,6 +27,8 @@ std::vector<model_info> pci_model_infos() {
         {"intel_pch_lpc", "Intel PCH LPC bridge (00:1f.0): RCBA at config 0xf0 decoding BSPR and UPDCR", timing},
         {"pci_bridge", "type 1 function: routes config by bus numbers, memory by windows, DMA upstream", timing},
         {"pci_bus", "one PCI bus: delivers type 0 by devfn, type 1 and memory to the claiming function", timing},
+        {"dma_engine", "programmable DMA endpoint (BAR0 registers: memory <-> buffer, fill, compare; MSI, MSI-X, INTx); "
+                       "requests in 4 KiB-safe pieces of at most 256 (write) / 512 (read) bytes", timing},
         {"pci_host_bridge", "root complex: ECAM and MMIO apertures for one root bus, to_iommu_or_memory upstream", timing},
     };
 }
