@@ -17,7 +17,8 @@ namespace iommusim::memory {
 
 class system_memory : public sc_core::sc_module {
 public:
-    tlm_utils::simple_target_socket<system_memory> socket;
+    // Optional binding: a platform may create memory that an IOMMU model reaches some other way.
+    tlm_utils::simple_target_socket_optional<system_memory> socket;
 
     system_memory(sc_core::sc_module_name name, const memory_params& params = {});
 
