@@ -56,7 +56,7 @@ TEST_CASE("assoc_cache: hit, miss and fill statistics", "[iommu][cache]") {
     CHECK(s.evictions == 0);
 }
 
-TEST_CASE("assoc_cache: keys map to sets by index modulo sets; a full set evicts only within itself", "[iommu][cache]") {
+TEST_CASE("assoc_cache: keys map to sets by index modulo sets - a full set evicts only within itself", "[iommu][cache]") {
     u64_cache c(geo(4, 2));
     // Keys 0, 4, 8 all fall into set 0; 1 into set 1.
     c.insert(0, 0, {});
@@ -232,7 +232,7 @@ TEST_CASE("tlb_cache: a 2 MiB and a 1 GiB entry hit for every 4 KiB page inside 
     CHECK_THROWS_AS(t.fill(1, no_pasid, 0, 0, odd), std::invalid_argument);
 }
 
-TEST_CASE("tlb_cache: 4 KiB and large entries coexist; the capacity knee is at sets x ways pages", "[iommu][cache][tlb]") {
+TEST_CASE("tlb_cache: 4 KiB and large entries coexist - the capacity knee is at sets x ways pages", "[iommu][cache][tlb]") {
     tlb_cache t(geo(1, 64), {12, 21});
     translation p;
     p.page_shift = 12;
@@ -280,7 +280,7 @@ TEST_CASE("paging_structure_cache: per-level caches, tags, and invalidation acro
     CHECK(s.invalidated_entries[size_t(inval_kind::range)] == 2);
 }
 
-TEST_CASE("counted_resource: start = max(ready, earliest slot free); waits are counted", "[iommu][timing]") {
+TEST_CASE("counted_resource: start = max(ready, earliest slot free) - waits are counted", "[iommu][timing]") {
     counted_resource r("walk_slots", 1);
     CHECK(r.reserve(100, 50) == 100);  // busy until 150
     CHECK(r.reserve(120, 50) == 150);  // waits 30

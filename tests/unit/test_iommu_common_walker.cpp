@@ -75,7 +75,7 @@ void build(map_memory& m) {
 
 } // namespace
 
-TEST_CASE("page_walker: translates through four levels; latency is the sum of reads", "[iommu][walker]") {
+TEST_CASE("page_walker: translates through four levels - latency is the sum of reads", "[iommu][walker]") {
     map_memory m;
     build(m);
     iommu_clock clk(timing_params{});
