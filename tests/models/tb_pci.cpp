@@ -53,7 +53,7 @@ constexpr u32 all_ones = 0xffffffffu;
 
 } // namespace
 
-TEST_CASE("ECAM reaches root bus functions; empty devfns read all ones", "[pci]") {
+TEST_CASE("ECAM reaches root bus functions, empty devfns read all ones", "[pci]") {
     host::tlm_machine m(one_root({fn(pci_devfn(2, 0), function_kind::endpoint, "nic")}));
     auto& ops = m.ops();
     CHECK(ops.config_read(0, 0, pci_devfn(2, 0), PCI_VENDOR_ID, 4) == 0x10101b36u);

@@ -241,7 +241,7 @@ TEST_CASE("config builder: MSI layouts per parameters", "[cfg]") {
     }
 }
 
-TEST_CASE("config builder: MSI-X table size, BIR and offsets RO; enable and mask-all RW", "[cfg]") {
+TEST_CASE("config builder: MSI-X table size, BIR and offsets RO, enable and mask-all RW", "[cfg]") {
     auto p = endpoint_params();
     p.msix = msix_params{64, 4, 0x1000, 4, 0x1800};
     auto c = build_config_space(p);

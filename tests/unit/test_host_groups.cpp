@@ -149,7 +149,7 @@ TEST_CASE("no IOMMU in firmware (or iommu disabled): no ACS enabling, no groups"
     CHECK(boot(g, o)->groups().empty());
 }
 
-TEST_CASE("root port with ACS isolates its child; without ACS the child joins the port", "[host][acs]") {
+TEST_CASE("root port with ACS isolates its child, without ACS the child joins the port", "[host][acs]") {
     fake_fabric f;
     auto& rp1 = f.at_root(devfn(1, 0), with_acs(fn(K::root_port, 0x1af4, 0x1000), ACS_ALL4));
     auto& rp2 = f.at_root(devfn(2, 0), fn(K::root_port, 0x1af4, 0x1000));
@@ -229,7 +229,7 @@ TEST_CASE("pci=disable_acs_redir clears RR CR EC and breaks isolation", "[host][
     CHECK(gid(*k, "01:00.0") == gid(*k, "00:01.0"));
 }
 
-TEST_CASE("external-facing port gets Translation Blocking; its children are untrusted", "[host][acs]") {
+TEST_CASE("external-facing port gets Translation Blocking, its children are untrusted", "[host][acs]") {
     fake_fabric f;
     auto& rp = f.at_root(devfn(1, 0), with_acs(fn(K::root_port, 0x8086, 0x15d3), ACS_ALL4 | pci::PCI_ACS_TB));
     f.below(rp, devfn(0, 0), fn(K::endpoint, 0x1af4, 0x1001));

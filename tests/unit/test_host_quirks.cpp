@@ -126,7 +126,7 @@ TEST_CASE("func0 DMA alias quirk (Ricoh) joins function 0's group", "[host][alia
     CHECK_THAT(k->group(gid(*k, "01:00.0"))->explanation(), Catch::Contains("DMA alias (quirk) relation"));
 }
 
-TEST_CASE("func1 DMA alias to a ghost function keeps the device alone; a real function 1 joins", "[host][alias]") {
+TEST_CASE("func1 DMA alias to a ghost function keeps the device alone, a real function 1 joins", "[host][alias]") {
     fake_fabric f;
     auto& rp1 = f.at_root(devfn(1, 0), with_acs(fn(K::root_port, 0x1af4, 0x1000), ACS_ALL4));
     f.below(rp1, devfn(0, 0), fn(K::endpoint, 0x1b4b, 0x9123));  // function 1 absent: ghost requester
@@ -164,7 +164,7 @@ TEST_CASE("Broadcom Vulcan root bridge (BRIDGE_XLATE_ROOT) stops the alias walk"
     CHECK(k->facts(*k->find(B("02:00.0"))).dma_aliases == std::vector<u16>{0x0200, 0x0108});
 }
 
-TEST_CASE("ACS override: id: entries and multifunction; no opinion on ACS-capable devices", "[host][override]") {
+TEST_CASE("ACS override: id: entries and multifunction, no opinion on ACS-capable devices", "[host][override]") {
     fake_fabric f;
     auto& rp = f.at_root(devfn(1, 0), fn(K::root_port, 0xabcd, 0x0001));
     f.below(rp, devfn(0, 0), fn(K::endpoint, 0x1af4, 0x1001));

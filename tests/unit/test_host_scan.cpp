@@ -39,7 +39,7 @@ TEST_CASE("pci=assign-busses renumbers firmware-configured bridges", "[host][sca
     CHECK(b.cfg.get8(pci::PCI_SECONDARY_BUS) == 1);
 }
 
-TEST_CASE("devices are found only through config reads; 0xffff vendor means absent", "[host][scan]") {
+TEST_CASE("devices are found only through config reads, 0xffff vendor means absent", "[host][scan]") {
     fake_fabric f;
     f.at_root(devfn(0, 0), fn(K::host_bridge, 0x8086, 0x29c0));
     f.at_root(devfn(7, 0), fn(K::endpoint, 0x1af4, 0x1041));

@@ -106,7 +106,7 @@ TEST_CASE("vtd fault: a fault is recorded with its fields, PPF and FRI set, one 
     CHECK(((u.fsts() >> 8) & 0xff) == 0);  // FRI still names the first pending record
 }
 
-TEST_CASE("vtd fault: overflow when the next record is still pending; PFO is W1C", "[vtd][fault]") {
+TEST_CASE("vtd fault: overflow when the next record is still pending, PFO is W1C", "[vtd][fault]") {
     unit u(2);
     u.unmask();
     CHECK(u.log.record(dma_fault(1, fault_reason::read_not_allowed, 0x1000, false)).interrupt);
@@ -131,7 +131,7 @@ TEST_CASE("vtd fault: overflow when the next record is still pending; PFO is W1C
     CHECK_FALSE((u.fsts() & FSTS_PPF));
 }
 
-TEST_CASE("vtd fault: FECTL.IM holds the event in IP; unmasking delivers it once", "[vtd][fault]") {
+TEST_CASE("vtd fault: FECTL.IM holds the event in IP, unmasking delivers it once", "[vtd][fault]") {
     unit u(2);
     CHECK((u.fectl() & ECTL_IM));  // reset: masked
     auto o = u.log.record(dma_fault(1, fault_reason::context_entry_not_present, 0x1000, false));

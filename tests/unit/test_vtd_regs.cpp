@@ -89,7 +89,7 @@ TEST_CASE("vtd regs: absent features make their registers reserved", "[vtd][regs
     }
 }
 
-TEST_CASE("vtd regs: 1-, 2-, 4- and 8-byte accesses; unaligned and unknown offsets are harmless", "[vtd][regs]") {
+TEST_CASE("vtd regs: 1-, 2-, 4- and 8-byte accesses, unaligned and unknown offsets are harmless", "[vtd][regs]") {
     register_file rf(vtd_params{});
     const u32 rta = rf.offset_of(reg_id::RTADDR);
     rf.write(rta, 0x12345000ull, 4);

@@ -136,7 +136,7 @@ TEST_CASE("vtd slpt: 2 MiB and 1 GiB pages when SLLPS allows them", "[vtd][slpt]
     CHECK(tb.xlate(slpt_translator(caps_of(p)), 0x200000).fault == fault_reason::paging_entry_reserved);
 }
 
-TEST_CASE("vtd slpt: permissions combine across levels; 5h and 6h", "[vtd][slpt][fault]") {
+TEST_CASE("vtd slpt: permissions combine across levels, 5h and 6h", "[vtd][slpt][fault]") {
     const slpt_translator t(caps_of(vtd_params{}));
     tables tb;
     tb.map(0x1000, 0x9000, 1, true, false);  // read-only leaf
