@@ -121,12 +121,7 @@ bool dma_engine::transfer(bool write, u64 addr, unsigned char* data, u64 len) {
     while (len) {
         const u64 n = std::min({len, max, 0x1000 - (addr & 0xfff)});
         tlm::tlm_generic_payload gp;
-        gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-        gp.set_address(addr);
-        gp.set_data_ptr(data);
-        gp.set_data_length(unsigned(n));
-        gp.set_streaming_width(unsigned(n));
-        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        tlmx::init_payload(gp, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, unsigned(n));
         tlmx::pci_extension ext;
         if (m_ctrl & CTRL_TRANSLATED) ext.at = tlmx::address_type::translated;
         if (m_ctrl & CTRL_PASID) ext.pasid = m_pasid;
@@ -191,12 +186,7 @@ bool dma_engine::send_message(u64 addr, u32 data) {
     unsigned char b[4];
     tlmx::put_le(b, 4, data);
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_WRITE_COMMAND);
-    gp.set_address(addr);
-    gp.set_data_ptr(b);
-    gp.set_data_length(4);
-    gp.set_streaming_width(4);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    tlmx::init_payload(gp, tlm::TLM_WRITE_COMMAND, addr, b, 4);
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     issue_dma(gp, delay); // PCI 3.0 §6.8.3.1: an MSI is a DWORD memory write, needing Bus Master Enable
     return gp.is_response_ok();

@@ -17,6 +17,20 @@ inline void put_le(unsigned char* p, unsigned len, u64 v) {
     for (unsigned i = 0; i < len; ++i) p[i] = i < 8 ? (unsigned char)(v >> (8 * i)) : 0;
 }
 
+// Makes `gp` a plain single-beat request: command, address, data of `len` bytes (streaming width = len),
+// no byte enables, no DMI hint, response not yet set. Every initiator in the models starts from this.
+inline void init_payload(tlm::tlm_generic_payload& gp, tlm::tlm_command cmd, u64 addr, unsigned char* data,
+                         unsigned len) {
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(data);
+    gp.set_data_length(len);
+    gp.set_streaming_width(len);
+    gp.set_byte_enable_ptr(nullptr);
+    gp.set_dmi_allowed(false);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+}
+
 // Fills a read's data with all ones: what a master abort / Unsupported Request returns to the CPU.
 inline void fill_all_ones(tlm::tlm_generic_payload& gp) {
     if (gp.is_read() && gp.get_data_ptr())

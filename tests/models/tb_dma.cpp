@@ -2,7 +2,10 @@
 // peer-to-peer under a switch and between root ports as ACS decides (PCIe §6.12), blocked requests, and
 // the platform's dma_trace. A probe between the host bridge and memory shows what reaches the root
 // complex. Each TEST_CASE runs in its own process (CTest).
+#include "models/pci/cfg/config_builder.h"
 #include "models/pci/cfg/pci_regs.h"
+#include "models/pci/dma_engine.h"
+#include "models/pci/dma_engine_driver.h"
 #include "models/pci/pci_bridge.h"
 #include "models/pci/pci_endpoint.h"
 #include "platforms/platform.h"
@@ -146,12 +149,7 @@ struct bench {
     tlm::tlm_response_status dma_write(const char* n, u64 addr, u32 value,
                                        tlmx::address_type at = tlmx::address_type::untranslated) {
         tlm::tlm_generic_payload gp;
-        gp.set_command(tlm::TLM_WRITE_COMMAND);
-        gp.set_address(addr);
-        gp.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
-        gp.set_data_length(4);
-        gp.set_streaming_width(4);
-        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        tlmx::init_payload(gp, tlm::TLM_WRITE_COMMAND, addr, reinterpret_cast<unsigned char*>(&value), 4);
         tlmx::pci_extension ext;
         ext.at = at;
         tlmx::scoped_extension scope(gp, &ext);
@@ -189,11 +187,7 @@ TEST_CASE("DMA reaches memory with the requester ID real bridges produce", "[dma
     // A read comes back from memory.
     u32 word = 0;
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_READ_COMMAND);
-    gp.set_address(0x1000);
-    gp.set_data_ptr(reinterpret_cast<unsigned char*>(&word));
-    gp.set_data_length(4);
-    gp.set_streaming_width(4);
+    tlmx::init_payload(gp, tlm::TLM_READ_COMMAND, 0x1000, reinterpret_cast<unsigned char*>(&word), 4);
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     b.find("ep1").issue_dma(gp, delay);
     CHECK(gp.is_response_ok());
@@ -324,9 +318,6 @@ TEST_CASE("out-of-range DMA answers an address error from memory", "[dma]") {
 
 // ---- the DMA engine endpoint ----------------------------------------------------------------------
 
-#include "models/pci/cfg/config_builder.h"
-#include "models/pci/dma_engine.h"
-#include "models/pci/dma_engine_driver.h"
 
 namespace {
 

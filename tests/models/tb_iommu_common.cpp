@@ -7,6 +7,7 @@
 #include "models/iommu/common/pure/tlb_cache.h"
 #include "models/iommu/common/tlm_request.h"
 #include "models/iommu/common/xlate_engine.h"
+#include "sim/tlm/payload_data.h"
 #include "sim/tlm/pci_extension.h"
 
 #include <catch2/catch.hpp>
@@ -167,12 +168,7 @@ struct dma_master : sc_core::sc_module {
         gp.set_extension(&ext);
         unsigned char buf[4];
         for (unsigned i = 0; i < 4; ++i) buf[i] = u8(value >> (8 * i));
-        gp.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-        gp.set_address(addr);
-        gp.set_data_ptr(buf);
-        gp.set_data_length(4);
-        gp.set_streaming_width(4);
-        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        tlmx::init_payload(gp, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, buf, 4);
         sc_time d = sc_core::SC_ZERO_TIME;
         socket->b_transport(gp, d);
         gp.clear_extension(&ext);

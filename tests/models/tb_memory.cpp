@@ -1,6 +1,7 @@
 // Testbench of system_memory: TLM-2.0 semantics (responses, byte enables, streaming width, DMI, debug
 // transport), the busy-until channel model and the direct peek/poke helpers.
 #include "sim/memory/system_memory.h"
+#include "sim/tlm/payload_data.h"
 
 #include <catch2/catch.hpp>
 #include <memory>
@@ -20,14 +21,10 @@ struct initiator : sc_core::sc_module {
                                     sc_core::sc_time& delay, unsigned char* be = nullptr, unsigned be_len = 0,
                                     unsigned width = 0) {
         tlm::tlm_generic_payload gp;
-        gp.set_command(cmd);
-        gp.set_address(addr);
-        gp.set_data_ptr(data);
-        gp.set_data_length(len);
+        tlmx::init_payload(gp, cmd, addr, data, len);
         gp.set_streaming_width(width ? width : len);
         gp.set_byte_enable_ptr(be);
         gp.set_byte_enable_length(be_len);
-        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
         socket->b_transport(gp, delay);
         last_dmi_allowed = gp.is_dmi_allowed();
         return gp.get_response_status();

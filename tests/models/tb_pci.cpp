@@ -8,6 +8,7 @@
 #include "platforms/platform.h"
 #include "sim/core/bdf.h"
 #include "sim/host/tlm/tlm_host_ops.h"
+#include "sim/tlm/payload_data.h"
 #include "sim/tlm/pci_extension.h"
 
 #include <catch2/catch.hpp>
@@ -257,12 +258,7 @@ TEST_CASE("upstream DMA goes through the bridges to an unattached host bridge: a
     u32 word = 0;
     tlm::tlm_generic_payload gp;
     auto dma = [&](pci_function* f, tlmx::pci_extension* ext) {
-        gp.set_command(tlm::TLM_READ_COMMAND);
-        gp.set_address(0x1000);
-        gp.set_data_ptr(reinterpret_cast<unsigned char*>(&word));
-        gp.set_data_length(4);
-        gp.set_streaming_width(4);
-        gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        tlmx::init_payload(gp, tlm::TLM_READ_COMMAND, 0x1000, reinterpret_cast<unsigned char*>(&word), 4);
         if (ext) gp.set_extension(ext);
         sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
         f->issue_dma(gp, delay);
@@ -394,11 +390,7 @@ TEST_CASE("an attached target below the host bridge receives the DMA", "[pci]") 
     ops.config_write(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2, PCI_COMMAND_MASTER);
     u64 data = 0;
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_WRITE_COMMAND);
-    gp.set_address(0x12345000);
-    gp.set_data_ptr(reinterpret_cast<unsigned char*>(&data));
-    gp.set_data_length(8);
-    gp.set_streaming_width(8);
+    tlmx::init_payload(gp, tlm::TLM_WRITE_COMMAND, 0x12345000, reinterpret_cast<unsigned char*>(&data), 8);
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     m.platform().find("ep")->issue_dma(gp, delay);
     CHECK(gp.is_response_ok());

@@ -1,5 +1,7 @@
 #include "models/iommu/common/xlate_engine.h"
 
+#include "sim/tlm/payload_data.h"
+
 #include <algorithm>
 
 namespace iommusim::iommu {
@@ -50,14 +52,7 @@ void xlate_engine::invalidate(unsigned work_cycles, sc_time& delay) {
 // model that books its own resources sees the real issue time.
 bool xlate_engine::read(u64 address, unsigned char* data, unsigned len, u64& delay_ps) {
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_READ_COMMAND);
-    gp.set_address(address);
-    gp.set_data_ptr(data);
-    gp.set_data_length(len);
-    gp.set_streaming_width(len);
-    gp.set_byte_enable_ptr(nullptr);
-    gp.set_dmi_allowed(false);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    tlmx::init_payload(gp, tlm::TLM_READ_COMMAND, address, data, len);
     sc_time t = m_read_offset;
     mem->b_transport(gp, t);
     const sc_time lat = t > m_read_offset ? t - m_read_offset : sc_core::SC_ZERO_TIME;

@@ -16,14 +16,7 @@ const tlm_host_ops::ecam_window* tlm_host_ops::window(u16 segment) const {
 
 bool tlm_host_ops::transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len) {
     tlm::tlm_generic_payload gp;
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(data);
-    gp.set_data_length(len);
-    gp.set_streaming_width(len);
-    gp.set_byte_enable_ptr(nullptr);
-    gp.set_dmi_allowed(false);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    tlmx::init_payload(gp, cmd, addr, data, len);
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     socket->b_transport(gp, delay);
     m_elapsed += delay;
