@@ -1,14 +1,14 @@
 #include "platforms/desc/lspci_import.h"
 
-#include "sim/core/json_file.h"
-
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/desc/captured_config.h"
+#include "platforms/desc/hex_text.h"
 #include "platforms/desc/lspci_decode.h"
 #include "platforms/desc/lspci_parse.h"
 #include "platforms/desc/platform_check.h"
 #include "sim/core/bdf.h"
 #include "sim/core/input_error.h"
+#include "sim/core/json_file.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -25,18 +25,6 @@ using lspci::record;
 namespace {
 
 std::string loc(unsigned line) { return "line " + std::to_string(line); }
-
-std::string hex4(unsigned v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04x", v & 0xffff);
-    return buf;
-}
-
-std::string hex2(unsigned v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%02x", v & 0xff);
-    return buf;
-}
 
 // Intel PCH root ports whose isolation Linux decides through pci_quirk_intel_pch_acs (RCBA-based) or
 // pci_quirk_intel_spt_pch_acs (dword ACS control); see reference/linux-semantics.md §1.3.

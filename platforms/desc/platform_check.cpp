@@ -2,6 +2,7 @@
 
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/desc/captured_config.h"
+#include "platforms/desc/hex_text.h"
 #include "sim/core/bdf.h"
 #include "sim/core/input_error.h"
 
@@ -40,18 +41,6 @@ std::optional<u8> desc_pcie_type(const function_desc& f) {
 }
 
 namespace {
-
-std::string hex2(unsigned v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%02x", v & 0xff);
-    return buf;
-}
-
-std::string addr_str(u8 devfn) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%02x.%u", pci_slot(devfn), pci_func(devfn));
-    return buf;
-}
 
 // A bus as the checker sees it: its functions, the bridge above (nullptr on a root bus), its number when
 // firmware fixed it, and the range of bus numbers below it that its bridges may use.
