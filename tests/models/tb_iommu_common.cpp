@@ -9,6 +9,7 @@
 #include "models/iommu/common/xlate_engine.h"
 #include "sim/tlm/payload_data.h"
 #include "sim/tlm/pci_extension.h"
+#include "tests/support/toy_walk_format.h"
 
 #include <catch2/catch.hpp>
 #include <functional>
@@ -64,27 +65,12 @@ struct sparse_memory : sc_core::sc_module {
     }
 };
 
-// Toy table format: bit 0 present, bit 1 read, bit 2 write, bit 7 large page (levels 2-3), bits 62:52
-// reserved, address bits 51:12. Reason codes are arbitrary toy numbers.
-constexpr u64 P = 1, R = 2, W = 4, LEAF = 0x80;
-walk_format toy_format() {
-    walk_format f;
-    f.levels = 4;
-    f.memory_error_reason = 0x40;
-    f.decode = [](u64 raw, unsigned level, const xlate_request&) {
-        if (!(raw & P)) return pte_info::failure(fault_kind::not_present, 0x10 + level);
-        if (raw & (u64(0x7ff) << 52)) return pte_info::failure(fault_kind::reserved_bit, 0x20 + level);
-        const perm_mask p = perm_mask((raw & R ? perm_read : 0) | (raw & W ? perm_write : 0));
-        const u64 a = raw & 0x000ffffffffff000ull;
-        if (level == 1 || (raw & LEAF)) {
-            if (level > 3) return pte_info::failure(fault_kind::invalid_entry, 0x30);
-            return pte_info::leaf(a, 12 + 9 * (level - 1), p);
-        }
-        return pte_info::table(a, p);
-    };
-    f.permission_reason = [](const xlate_request& r, perm_mask) { return r.is_write() ? 0x5u : 0x6u; };
-    return f;
-}
+using toy::LEAF;
+using toy::P;
+using toy::R;
+using toy::RSVD;
+using toy::W;
+walk_format toy_format() { return toy::format(0x40); }
 
 // The smallest IOMMU a model author would write with the framework: IOTLB, PSC, one table root per
 // domain, domain = requester ID's bus (toy rule). DMA that faults answers TLM_ADDRESS_ERROR_RESPONSE

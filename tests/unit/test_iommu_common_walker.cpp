@@ -1,6 +1,7 @@
 // Unit tests of the generic page walker (models/iommu/common/pure/page_walker) over a map-backed memory:
 // a toy 4-level little-endian format and a one-level big-endian TCE-like window.
 #include "models/iommu/common/pure/page_walker.h"
+#include "tests/support/toy_walk_format.h"
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -32,28 +33,12 @@ struct map_memory : walk_memory {
     }
 };
 
-// Toy format: bit 0 present, bit 1 read, bit 2 write, bit 7 leaf (large page at levels 2, 3),
-// bits 62:52 reserved, address in 51:12.
-constexpr u64 P = 1, R = 2, W = 4, LEAF = 0x80;
-constexpr u64 RSVD = u64(0x7ff) << 52;
-walk_format toy_format() {
-    walk_format f;
-    f.levels = 4;
-    f.memory_error_reason = 0x99;
-    f.decode = [](u64 raw, unsigned level, const xlate_request&) {
-        if (!(raw & P)) return pte_info::failure(fault_kind::not_present, 0x10 + level);
-        if (raw & RSVD) return pte_info::failure(fault_kind::reserved_bit, 0x20 + level);
-        const perm_mask p = perm_mask((raw & R ? perm_read : 0) | (raw & W ? perm_write : 0));
-        const u64 addr = raw & 0x000ffffffffff000ull;
-        if (level == 1 || (raw & LEAF)) {
-            if (level > 3) return pte_info::failure(fault_kind::invalid_entry, 0x30);
-            return pte_info::leaf(addr, 12 + 9 * (level - 1), p);
-        }
-        return pte_info::table(addr, p);
-    };
-    f.permission_reason = [](const xlate_request& r, perm_mask) { return r.is_write() ? 5u : 6u; };
-    return f;
-}
+using toy::LEAF;
+using toy::P;
+using toy::R;
+using toy::RSVD;
+using toy::W;
+walk_format toy_format() { return toy::format(0x99); }
 
 xlate_request req(u64 addr, perm_mask a = perm_read) {
     xlate_request r;

@@ -1,25 +1,18 @@
 #include "models/pci/cfg/pci_timing.h"
 
+#include <fmt/format.h>
+
 #include <string>
 
 namespace iommusim::pci {
 
-namespace {
-std::string fmt_ns(double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
-}
-} // namespace
-
 std::vector<model_info> pci_model_infos() {
     const pci_timing d;
     const std::vector<param_info> timing{
-        {"config_access_ns", "ns", fmt_ns(d.config_access_ns), "latency of a function completing a configuration request"},
-        {"hop_ns", "ns", fmt_ns(d.hop_ns), "latency of one bus or bridge crossing, either direction"},
-        {"mmio_access_ns", "ns", fmt_ns(d.mmio_access_ns), "latency of a function's register file completing a memory request"},
-        {"host_bridge_ns", "ns", fmt_ns(d.host_bridge_ns), "root complex decode of ECAM, MMIO apertures and upstream requests"},
+        {"config_access_ns", "ns", fmt::format("{}", d.config_access_ns), "latency of a function completing a configuration request"},
+        {"hop_ns", "ns", fmt::format("{}", d.hop_ns), "latency of one bus or bridge crossing, either direction"},
+        {"mmio_access_ns", "ns", fmt::format("{}", d.mmio_access_ns), "latency of a function's register file completing a memory request"},
+        {"host_bridge_ns", "ns", fmt::format("{}", d.host_bridge_ns), "root complex decode of ECAM, MMIO apertures and upstream requests"},
     };
     return {
         {"pci_function", "a PCI function: configuration space with spec register semantics, BAR decode, DMA initiator", timing},

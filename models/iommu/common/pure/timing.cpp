@@ -1,18 +1,11 @@
 #include "models/iommu/common/pure/timing.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 
 namespace iommusim::iommu {
-
-namespace {
-std::string fmt_num(double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
-}
-} // namespace
 
 iommu_clock::iommu_clock(const timing_params& p) : m_functional(p.functional) {
     if (!(p.clock_mhz > 0) || p.clock_mhz > 1e6) throw std::invalid_argument("clock_mhz must be in (0, 1e6]");
@@ -23,7 +16,7 @@ iommu_clock::iommu_clock(const timing_params& p) : m_functional(p.functional) {
 
 std::vector<param_info> timing_param_infos(const timing_params& d) {
     return {
-        {"clock_mhz", "MHz", fmt_num(d.clock_mhz), "IOMMU clock; every latency in cycles counts this clock"},
+        {"clock_mhz", "MHz", fmt::format("{}", d.clock_mhz), "IOMMU clock; every latency in cycles counts this clock"},
         {"functional", "bool", d.functional ? "true" : "false",
          "functional mode: no timing bookkeeping, all IOMMU delays zero"},
         {"walk_slots", "u32", std::to_string(d.walk_slots), "page walks in flight at once (walker slots)"},
