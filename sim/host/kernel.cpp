@@ -13,12 +13,9 @@ using namespace pci;
 
 kernel::kernel(pci_host_ops& ops, kernel_options options)
     : m_ops(ops), m_options(std::move(options)), m_access(ops) {
-    const auto v = kernel_version::parse(m_options.kernel_version);
-    if (!v) throw input_error("", "kernel", "unknown kernel version \"" + m_options.kernel_version + "\" (expected e.g. \"6.1\")");
-    if (*v < oldest_supported_kernel)
-        throw input_error("", "kernel", "kernel " + v->str() + " is older than the oldest modelled (" +
-                                            oldest_supported_kernel.str() + ")");
-    m_version = *v;
+    const auto checked = check_kernel_version(m_options.kernel_version);
+    if (!checked.version) throw input_error("", "kernel", checked.problem);
+    m_version = *checked.version;
 }
 
 kernel::~kernel() = default;

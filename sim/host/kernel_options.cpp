@@ -84,6 +84,14 @@ acs_override acs_override::parse(const std::string& text) {
 
 namespace iommusim::host {
 
+checked_kernel_version check_kernel_version(const std::string& text) {
+    const auto v = kernel_version::parse(text);
+    if (!v) return {std::nullopt, "unknown kernel version \"" + text + "\" (expected e.g. \"6.1\")"};
+    if (*v < oldest_supported_kernel)
+        return {std::nullopt, "kernel " + v->str() + " is older than the oldest modelled (" + oldest_supported_kernel.str() + ")"};
+    return {v, {}};
+}
+
 bool is_pci_id_spec(const std::string& spec) {
     if (spec.rfind("pci:", 0) != 0) return false;
     size_t fields = 0, digits = 0;

@@ -26,6 +26,14 @@ struct kernel_version {
 // Oldest version whose rules are modelled; older versions are refused rather than approximated.
 constexpr kernel_version oldest_supported_kernel{4, 4};
 
+// The version a kernel_options string names, or why it cannot be simulated (unparsable, too old). One
+// check for the kernel, the scenario loader and the CLI, so all three refuse the same strings.
+struct checked_kernel_version {
+    std::optional<kernel_version> version;
+    std::string problem;   // set when version is empty
+};
+checked_kernel_version check_kernel_version(const std::string& text);
+
 struct kernel_options {
     std::string kernel_version = "6.1";          // see kernel_version::parse
     // Out-of-tree pcie_acs_override= value ("downstream,multifunction,id:8086:1234"); "" = patch absent.

@@ -35,8 +35,8 @@ std::string pcie_type_key(const host::device_facts& f) {
 
 group_result analyze_groups(const platforms::platform_desc& platform, const host::kernel_options& kopt) {
     // Bad options fail before elaboration.
-    if (!host::kernel_version::parse(kopt.kernel_version))
-        throw input_error("--kernel", "", fmt::format("\"{}\" is not a kernel version such as \"6.1\"", kopt.kernel_version));
+    if (const auto checked = host::check_kernel_version(kopt.kernel_version); !checked.version)
+        throw input_error("--kernel", "", checked.problem);
     host::tlm_machine machine(platform);
     host::kernel k(machine.ops(), kopt);
     k.boot();

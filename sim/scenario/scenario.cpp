@@ -132,9 +132,8 @@ host::kernel_options parse_host_options(const nlohmann::json& j, const std::stri
     host::kernel_options h;
     if (j.contains("kernel")) {
         h.kernel_version = in.get_string(j.at("kernel"), json_ptr(ptr, "kernel"));
-        if (!host::kernel_version::parse(h.kernel_version))
-            throw input_error(file, ptr + "/kernel",
-                              fmt::format("\"{}\" is not a kernel version such as \"6.1\"", h.kernel_version));
+        if (const auto checked = host::check_kernel_version(h.kernel_version); !checked.version)
+            throw input_error(file, ptr + "/kernel", checked.problem);
     }
     h.acs_override = optional_string(in, j, "acs_override", ptr);
     if (j.contains("disable_acs_redir")) {
