@@ -31,6 +31,8 @@ public:
     void config_write(u16 s, u8 b, u8 d, u16 r, unsigned l, u32 v) override { m_inner.config_write(s, b, d, r, l, v); }
     u64 mmio_read(u64 a, unsigned l) override { return m_inner.mmio_read(a, l); }
     void mmio_write(u64 a, unsigned l, u64 v) override { m_inner.mmio_write(a, l, v); }
+    bool memory_read(u64 a, void* d, u64 l) override { return m_inner.memory_read(a, d, l); }
+    bool memory_write(u64 a, const void* d, u64 l) override { return m_inner.memory_write(a, d, l); }
     host::firmware_info firmware() const override {
         host::firmware_info f = m_inner.firmware();
         if (f.root_buses.size() > m_segments) f.root_buses.resize(m_segments);

@@ -12,14 +12,12 @@ platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
     for (root_complex& r : m_roots) r.host_bridge->set_trace(&m_dma_trace);
     if (m_params.memory.size == 0 || m_roots.empty()) return;
     m_memory = std::make_unique<memory::system_memory>("memory", m_params.memory);
-    // Bound at the end of elaboration, only where nothing else (an IOMMU) was bound to the host bridge.
-    if (m_roots.size() == 1) {
-        m_roots[0].host_bridge->set_default_upstream(m_memory->socket);
-    } else {
-        m_dma_bus = std::make_unique<tlmx::address_router>("dma_bus");
-        m_dma_bus->map(0, m_params.memory.size, m_dma_bus->connect(m_memory->socket), "memory");
-        for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
-    }
+    // The memory side of the machine: upstream requests that leave a host bridge (or an IOMMU) and the
+    // CPU's own accesses to memory meet here. Bound at the end of elaboration, only where nothing else
+    // (an IOMMU) was bound to the host bridge.
+    m_dma_bus = std::make_unique<tlmx::address_router>("memory_bus");
+    m_dma_bus->map(0, m_params.memory.size, m_dma_bus->connect(m_memory->socket), "memory");
+    for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
 }
 
 platform::~platform() = default;

@@ -65,6 +65,9 @@ public:
 
     // System memory below the host bridges; nullptr when params.memory.size is 0.
     memory::system_memory* memory() { return m_memory.get(); }
+    // Where requests to memory are routed (system memory, and whatever is mapped beside it); the target
+    // an IOMMU's output and the kernel's memory accesses bind to. nullptr when there is no memory.
+    tlmx::address_router* memory_bus() { return m_dma_bus.get(); }
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
     const pci::dma_trace& dma_trace() const { return m_dma_trace; }
@@ -83,7 +86,7 @@ private:
     std::unique_ptr<tlmx::address_router> m_router;
     pci::dma_trace m_dma_trace;
     std::unique_ptr<memory::system_memory> m_memory;
-    std::unique_ptr<tlmx::address_router> m_dma_bus; // several root complexes share the memory
+    std::unique_ptr<tlmx::address_router> m_dma_bus; // memory_bus()
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -111,7 +111,7 @@ struct bench {
         m = std::make_unique<host::tlm_machine>(d, [&](platforms::platform& p) {
             rc_probe = std::make_unique<probe>("rc_probe");
             p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(rc_probe->in);
-            rc_probe->out.bind(p.memory()->socket);
+            rc_probe->out.bind(p.memory_bus()->target);
         });
         ops = &m->ops();
         // What firmware / the kernel does: bus numbers, windows, BARs, decode and bus mastering.
@@ -336,7 +336,7 @@ struct engine_bench {
         m = std::make_unique<host::tlm_machine>(d, [&](platforms::platform& p) {
             rc_probe = std::make_unique<probe>("rc_probe");
             p.root_complexes().at(0).host_bridge->to_iommu_or_memory.bind(rc_probe->in);
-            rc_probe->out.bind(p.memory()->socket);
+            rc_probe->out.bind(p.memory_bus()->target);
             function_params fp;
             fp.kind = function_kind::endpoint;
             fp.interrupt_pin = 1;

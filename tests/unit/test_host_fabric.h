@@ -68,6 +68,9 @@ public:
         mmio_writes.emplace_back(addr, value);
         if (mmio.count(addr)) mmio[addr] = u32(value);
     }
+    // System memory: this fabric has none (group tests never touch it).
+    bool memory_read(u64, void*, u64) override { return false; }
+    bool memory_write(u64, const void*, u64) override { return false; }
     host::firmware_info firmware() const override { return m_fw; }
 
     node* route(u16 seg, u8 bus, u8 devfn) {

@@ -3,10 +3,12 @@
 #include "platforms/platform.h"
 #include "sim/tlm/payload_data.h"
 
+#include <algorithm>
+
 namespace iommusim::host {
 
 tlm_host_ops::tlm_host_ops(sc_core::sc_module_name name, firmware_info firmware, std::vector<ecam_window> ecam)
-    : sc_module(name), socket("socket"), m_firmware(std::move(firmware)), m_ecam(std::move(ecam)) {}
+    : sc_module(name), socket("socket"), mem("mem"), m_firmware(std::move(firmware)), m_ecam(std::move(ecam)) {}
 
 const tlm_host_ops::ecam_window* tlm_host_ops::window(u16 segment) const {
     for (const auto& w : m_ecam)
@@ -56,6 +58,35 @@ void tlm_host_ops::mmio_write(u64 addr, unsigned len, u64 value) {
     transport(tlm::TLM_WRITE_COMMAND, addr, buf, len);
 }
 
+bool tlm_host_ops::memory_access(tlm::tlm_command cmd, u64 addr, unsigned char* data, u64 len) {
+    if (mem.size() == 0) return false;
+    // Cache-line-sized pieces, as the CPU's stores and loads would reach the memory controller.
+    constexpr u64 line = 64;
+    while (len) {
+        const unsigned n = unsigned(std::min<u64>(len, line - (addr & (line - 1))));
+        tlm::tlm_generic_payload gp;
+        tlmx::init_payload(gp, cmd, addr, data, n);
+        sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+        mem->b_transport(gp, delay);
+        m_elapsed += delay;
+        ++m_transactions;
+        if (!gp.is_response_ok()) return false;
+        addr += n;
+        data += n;
+        len -= n;
+    }
+    return true;
+}
+
+bool tlm_host_ops::memory_read(u64 addr, void* data, u64 len) {
+    return memory_access(tlm::TLM_READ_COMMAND, addr, static_cast<unsigned char*>(data), len);
+}
+
+bool tlm_host_ops::memory_write(u64 addr, const void* data, u64 len) {
+    // TLM payloads carry a non-const pointer; a write command does not modify the buffer.
+    return memory_access(tlm::TLM_WRITE_COMMAND, addr, static_cast<unsigned char*>(const_cast<void*>(data)), len);
+}
+
 tlm_machine::tlm_machine(const platforms::platform_desc& desc, const attach_fn& attach) {
     m_platform = std::make_unique<platforms::platform>("platform", desc);
     if (attach) attach(*m_platform);
@@ -67,6 +98,7 @@ tlm_machine::tlm_machine(const platforms::platform_desc& desc, const attach_fn& 
     }
     m_ops = std::make_unique<tlm_host_ops>("host_ops", m_platform->firmware(), std::move(ecam));
     m_ops->socket.bind(m_platform->cpu_side());
+    if (m_platform->memory_bus()) m_ops->mem.bind(m_platform->memory_bus()->target);
     // Completes elaboration (binding checks, before/end_of_elaboration) without advancing time.
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
 }

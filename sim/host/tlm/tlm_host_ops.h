@@ -22,7 +22,10 @@ namespace iommusim::host {
 
 class tlm_host_ops : public sc_core::sc_module, public pci_host_ops {
 public:
-    tlm_utils::simple_initiator_socket<tlm_host_ops> socket;
+    tlm_utils::simple_initiator_socket<tlm_host_ops> socket; // CPU side: ECAM, MMIO (the platform's cpu_side)
+    // The CPU's coherent path to system memory (the platform's memory_bus), for the kernel's own tables.
+    // Left unbound on a platform without memory: memory accesses then fail.
+    tlm_utils::simple_initiator_socket_optional<tlm_host_ops> mem;
 
     struct ecam_window {
         u16 segment = 0;
@@ -35,6 +38,8 @@ public:
     void config_write(u16 segment, u8 bus, u8 devfn, u16 reg, unsigned len, u32 value) override;
     u64 mmio_read(u64 addr, unsigned len) override;
     void mmio_write(u64 addr, unsigned len, u64 value) override;
+    bool memory_read(u64 addr, void* data, u64 len) override;
+    bool memory_write(u64 addr, const void* data, u64 len) override;
     firmware_info firmware() const override { return m_firmware; }
 
     sc_core::sc_time elapsed() const { return m_elapsed; } // sum of annotated delays so far
@@ -43,6 +48,7 @@ public:
 private:
     const ecam_window* window(u16 segment) const;
     bool transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len);
+    bool memory_access(tlm::tlm_command cmd, u64 addr, unsigned char* data, u64 len);
 
     firmware_info m_firmware;
     std::vector<ecam_window> m_ecam;
