@@ -47,7 +47,7 @@ scenario_outcome run_scenario_here(const std::string& path) {
         const group_result r = analyze_groups(sc.platform, sc.host);
         for (const auto& s : sc.steps) {
             step_result sr = check_step(s, r);
-            std::string name = to_string(s.op);
+            std::string name = step_label(s);
             if (!s.name.empty()) name += ": " + s.name;
             o.steps.push_back({name, s.where, sr.passed, sr.messages});
             if (!sr.passed) o.result = outcome::failed;

@@ -68,9 +68,17 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
             s.op = o;
             known = true;
         }
+    for (const std::string& n : machine_op_names())
+        if (op == n) {
+            s.op = step_op::machine;
+            s.name = optional_string(in, j, "name", ptr);
+            s.machine = parse_machine_step(in, j, ptr, op);
+            return s;
+        }
     if (!known) {
         std::string list;
         for (const auto& [o, n] : op_names) list += (list.empty() ? "" : ", ") + std::string(n);
+        for (const std::string& n : machine_op_names()) list += ", " + n;
         throw input_error(file, ptr + "/op", fmt::format("unknown op \"{}\" (known: {})", op, list));
     }
     s.name = optional_string(in, j, "name", ptr);
@@ -106,6 +114,7 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
         if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
         s.devices = {get_bdf(in, j.at("device"), json_ptr(ptr, "device"))};
         break;
+    case step_op::machine: break; // handled above
     case step_op::expect_reason:
         in.check_members(j, ptr, {"op", "name", "device", "contains"});
         if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
@@ -122,7 +131,17 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
 const char* to_string(step_op op) {
     for (const auto& [o, n] : op_names)
         if (o == op) return n;
-    return "?";
+    return op == step_op::machine ? "machine" : "?";
+}
+
+std::string step_label(const step& s) {
+    return s.op == step_op::machine && s.machine ? to_string(s.machine->op) : to_string(s.op);
+}
+
+bool needs_machine(const scenario_desc& s) {
+    for (const step& st : s.steps)
+        if (st.op == step_op::machine) return true;
+    return false;
 }
 
 host::kernel_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {

@@ -11,6 +11,7 @@
 #include "platforms/desc/platform_desc.h"
 #include "sim/core/bdf.h"
 #include "sim/host/kernel_options.h"
+#include "sim/scenario/machine_step.h"
 #include "sim/scenario/partition.h"
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,7 @@ enum class step_op {
     expect_different_groups, // no two of `devices` share a group
     expect_no_group,       // `device` has no IOMMU group (IOMMU off, or not covered)
     expect_reason,         // the reason of `device`'s group contains `text`
+    machine,               // a step on the running machine (domains, DMA, faults): see machine_step.h
 };
 
 const char* to_string(step_op op);
@@ -41,7 +43,12 @@ struct step {
     std::optional<expected_groups> groups;
     int count = 0;
     std::string text;
+    std::optional<machine_step> machine; // for step_op::machine
 };
+
+// "expect_groups", or the machine step's own op name ("dma").
+std::string step_label(const step& s);
+
 
 struct scenario_desc {
     std::string file;
@@ -50,6 +57,9 @@ struct scenario_desc {
     host::kernel_options host;
     std::vector<step> steps;
 };
+
+// Whether any step needs the running machine (DMA, domains) rather than the group partition only.
+bool needs_machine(const scenario_desc& s);
 
 scenario_desc load_scenario_file(const std::string& path);
 scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& file);

@@ -43,6 +43,11 @@ step_result check_step(const step& s, const group_result& r) {
     case step_op::print_groups:
         out.messages.push_back(format_groups_text(r, true));
         break;
+    case step_op::machine:
+        // Machine steps run in the runner's machine session, never against the partition alone.
+        out.passed = false;
+        out.messages.push_back("a machine step cannot be checked against the group partition alone");
+        break;
     case step_op::expect_groups:
         out.messages = diff_expected(*s.groups, r);
         out.passed = out.messages.empty();
