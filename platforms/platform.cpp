@@ -3,6 +3,8 @@
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/platform_builder.h"
 
+#include <algorithm>
+
 namespace iommusim::platforms {
 
 platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
@@ -16,7 +18,14 @@ platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
     // CPU's own accesses to memory meet here. Bound at the end of elaboration, only where nothing else
     // (an IOMMU) was bound to the host bridge.
     m_dma_bus = std::make_unique<tlmx::address_router>("memory_bus");
-    m_dma_bus->map(0, m_params.memory.size, m_dma_bus->connect(m_memory->socket), "memory");
+    // x86: the LAPICs claim [0xFEE0_0000, +1 MiB) (Intel SDM Vol. 3 §11.11.1), whatever memory lies
+    // below; memory fills the rest of [0, size).
+    const unsigned mem_port = m_dma_bus->connect(m_memory->socket);
+    const u64 size = m_params.memory.size, msi_end = intc::MSI_WINDOW_BASE + intc::MSI_WINDOW_SIZE;
+    m_dma_bus->map(0, std::min(size, intc::MSI_WINDOW_BASE), mem_port, "memory");
+    if (size > msi_end) m_dma_bus->map(msi_end, size - msi_end, mem_port, "memory.high");
+    m_intc = std::make_unique<intc::msi_controller>("interrupt_controller");
+    m_dma_bus->map(intc::MSI_WINDOW_BASE, intc::MSI_WINDOW_SIZE, m_dma_bus->connect(m_intc->socket), "msi");
     for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
 }
 
@@ -50,6 +59,12 @@ std::optional<u64> platform::ecam_base(u16 segment) const {
     for (const root_complex& r : m_roots)
         if (r.segment == segment) return r.ecam_base;
     return std::nullopt;
+}
+
+std::optional<u64> platform::bar_address(const std::string& name, unsigned bar) const {
+    auto it = m_by_name.find(name);
+    if (it == m_by_name.end()) return std::nullopt;
+    return m_resources->bar_address(*m_functions[it->second].desc, bar);
 }
 
 pci::pci_function* platform::find(const std::string& name) const {

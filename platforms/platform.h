@@ -10,13 +10,17 @@
 // slice of its bus range; system memory (params.memory, default 1 TiB, sparse) at [0, size) below every
 // host bridge, bound to to_iommu_or_memory unless something (an IOMMU) was bound there before elaboration
 // ends (the memory hole under 4 GiB is not modelled: DMA to any address below size reaches memory);
-// a dma_trace of where upstream requests went. Each root bus gets a 32-bit MMIO aperture (an equal, 1 MiB aligned share of
+// a dma_trace of where upstream requests went. On memory_bus(), the LAPICs' MSI window [0xFEE0_0000,
+// +1 MiB) goes to the interrupt controller and memory fills the rest below its size (the hole is real x86).
+// Firmware assigns every BAR and bridge window before the OS boots (firmware_resources.h). Each root bus gets a 32-bit MMIO aperture (an equal, 1 MiB aligned share of
 // [mmio32_base, mmio32_limit)) and a 64-bit aperture of mmio64_size_per_root_bus bytes.
 #pragma once
+#include "models/intc/msi_controller.h"
 #include "models/pci/pci_function.h"
 #include "models/pci/pci_host_bridge.h"
 #include "models/pci/cfg/pci_timing.h"
 #include "models/pci/dma_trace.h"
+#include "platforms/desc/firmware_resources.h"
 #include "platforms/desc/platform_desc.h"
 #include "sim/host/pci_host_ops.h"
 #include "sim/memory/system_memory.h"
@@ -68,6 +72,12 @@ public:
     // Where requests to memory are routed (system memory, and whatever is mapped beside it); the target
     // an IOMMU's output and the kernel's memory accesses bind to. nullptr when there is no memory.
     tlmx::address_router* memory_bus() { return m_dma_bus.get(); }
+    // The LAPICs' MSI window on memory_bus(): every message that reaches it is recorded. nullptr when
+    // there is no memory (and so no memory bus).
+    intc::msi_controller* interrupt_controller() { return m_intc.get(); }
+    // Firmware's BAR and window assignment; bar_address by the description's label and BAR register.
+    const firmware_resources& resources() const { return *m_resources; }
+    std::optional<u64> bar_address(const std::string& name, unsigned bar) const;
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
     const pci::dma_trace& dma_trace() const { return m_dma_trace; }
@@ -87,6 +97,8 @@ private:
     pci::dma_trace m_dma_trace;
     std::unique_ptr<memory::system_memory> m_memory;
     std::unique_ptr<tlmx::address_router> m_dma_bus; // memory_bus()
+    std::unique_ptr<intc::msi_controller> m_intc;
+    std::unique_ptr<firmware_resources> m_resources;
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -2,6 +2,7 @@
 
 #include "models/pci/cfg/config_builder.h"
 #include "models/pci/cfg/pci_regs.h"
+#include "models/pci/dma_engine.h"
 #include "models/pci/intel_pch_lpc.h"
 #include "models/pci/pci_bridge.h"
 #include "models/pci/pci_endpoint.h"
@@ -32,6 +33,7 @@ platform_builder::platform_builder(platform& target, const platform_params& para
 
 const char* platform_builder::model_kind(const pci::function_params& p) {
     if (type1_header(p)) return "pci_bridge";
+    if (p.kind == pci::function_kind::dma_engine) return "dma_engine";
     if (p.rcba) return "intel_pch_lpc";
     return "pci_endpoint";
 }
@@ -40,6 +42,14 @@ void platform_builder::build(const platform_desc& desc) {
     m_source = desc.source;
     m_platform.m_router = std::make_unique<tlmx::address_router>("system_bus", sc_core::sc_time(m_params.system_bus_ns, sc_core::SC_NS));
     plan_root_complexes(desc);
+    // Firmware's resource assignment, before any function is built: each make_model programs its share.
+    std::vector<root_apertures> apertures(m_platform.m_roots.size());
+    const auto io = split_io_space(apertures.size());
+    for (size_t i = 0; i < apertures.size(); ++i) {
+        const root_complex& r = m_platform.m_roots[i];
+        apertures[i] = {io[i], {r.mmio32_base, r.mmio32_size}, {r.mmio64_base, r.mmio64_size}};
+    }
+    m_platform.m_resources = std::make_unique<firmware_resources>(desc, apertures);
     for (size_t i = 0; i < desc.root_buses.size(); ++i)
         build_bus(desc.root_buses[i].functions, m_platform.m_roots[i].host_bridge->root_bus(), i, nullptr);
 }
@@ -126,8 +136,21 @@ std::unique_ptr<pci::pci_function> platform_builder::make_model(const function_d
     } catch (const std::exception& e) {
         throw input_error(m_source, f.where, e.what());
     }
+    if (const function_resources* r = m_platform.m_resources->find(f)) firmware_resources::program(cfg, *r);
     const std::string name = module_name(f);
     const std::string kind = model_kind(p);
+    if (kind == "dma_engine") {
+        // The model decodes its registers, buffer and MSI-X table in a 64 KiB BAR0.
+        const bool bar0_ok = std::any_of(p.bars.begin(), p.bars.end(), [](const pci::bar_params& b) {
+            return b.index == 0 && !b.io && b.size >= pci::dma_engine::BAR0_SIZE;
+        });
+        if (!bar0_ok) throw input_error(m_source, f.where, "a dma_engine needs BAR0 as a memory BAR of at least 64K");
+        pci::dma_engine_limits lim;
+        lim.max_payload = p.engine.max_payload;
+        lim.max_read_request = p.engine.max_read_request;
+        lim.per_byte_ns = p.engine.per_byte_ns;
+        return std::make_unique<pci::dma_engine>(name.c_str(), f.devfn, std::move(cfg), m_params.timing, lim);
+    }
     if (kind == "pci_bridge") return std::make_unique<pci::pci_bridge>(name.c_str(), f.devfn, std::move(cfg), m_params.timing);
     if (kind == "intel_pch_lpc")
         return std::make_unique<pci::intel_pch_lpc>(name.c_str(), f.devfn, std::move(cfg), p.rcba_bspr, p.rcba_updcr,

@@ -15,7 +15,8 @@ public:
     void build(const platform_desc& desc);
 
     // Which model a function becomes: "pci_bridge" (type 1, including captured type 1 headers),
-    // "intel_pch_lpc" (a type 0 function with an RCBA register) or "pci_endpoint".
+    // "dma_engine" (kind dma_engine), "intel_pch_lpc" (a type 0 function with an RCBA register) or
+    // "pci_endpoint".
     static const char* model_kind(const pci::function_params& p);
 
 private:

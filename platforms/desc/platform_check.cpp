@@ -36,6 +36,9 @@ std::optional<u8> desc_pcie_type(const function_desc& f) {
     case function_kind::rc_endpoint: return pci::PCI_EXP_TYPE_RC_END;
     case function_kind::rc_event_collector: return pci::PCI_EXP_TYPE_RC_EC;
     case function_kind::captured: return captured::pcie_type(f.params.config);
+    case function_kind::dma_engine:
+        if (f.params.conventional) return std::nullopt;
+        return pci::PCI_EXP_TYPE_ENDPOINT;
     default: return std::nullopt;
     }
 }
@@ -111,10 +114,13 @@ private:
         if (root_only && bus.parent)
             fail(f.where, std::string(kname) + " belongs on a root bus (a root_buses[] devices list), not below a bridge");
         bool needs_link = k == function_kind::endpoint || k == function_kind::legacy_endpoint ||
-                          k == function_kind::switch_upstream || k == function_kind::pcie_to_pci_bridge;
+                          k == function_kind::switch_upstream || k == function_kind::pcie_to_pci_bridge ||
+                          (k == function_kind::dma_engine && !f.params.conventional);
         if (needs_link && parent_pci_side)
             fail(f.where, std::string("a PCIe ") + kname + " cannot sit on a conventional PCI bus; use pci_endpoint, "
                  "pci_bridge or pci_to_pcie_bridge there");
+        if (k == function_kind::dma_engine && f.params.conventional && !parent_pci_side)
+            fail(f.where, "a conventional dma_engine belongs on a conventional PCI bus; elsewhere it is a PCIe Endpoint");
         if (k == function_kind::pci_bridge && parent_link)
             fail(f.where, "a conventional pci_bridge cannot sit directly on a PCIe link; use pcie_to_pci_bridge");
         if (k == function_kind::switch_upstream && bus.parent == nullptr)

@@ -170,7 +170,7 @@ private:
         if (j.contains("name")) m_in.get_string(j["name"], json_ptr(ptr, "name"));
         if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(ptr, "comment"));
         if (!j.contains("devices")) m_in.fail(ptr, "missing required field \"devices\"");
-        rb.functions = function_list(j["devices"], json_ptr(ptr, "devices"), 1);
+        rb.functions = function_list(j["devices"], json_ptr(ptr, "devices"), 1, false);
         return rb;
     }
 
@@ -186,14 +186,16 @@ private:
         }
     }
 
-    std::vector<function_desc> function_list(const json& j, const std::string& ptr, unsigned depth) {
+    // conventional_bus: the list sits on a conventional PCI bus (below a pci_bridge or the PCI side of a
+    // PCIe-to-PCI bridge), where a dma_engine is a conventional PCI function.
+    std::vector<function_desc> function_list(const json& j, const std::string& ptr, unsigned depth, bool conventional_bus) {
         if (!j.is_array()) m_in.fail(ptr, std::string("expected an array of devices, got ") + json_type_name(j));
         if (depth > max_bus_depth)
             m_in.fail(ptr, "devices nested deeper than " + std::to_string(max_bus_depth) + " buses");
         std::vector<function_desc> out;
         std::set<size_t> explicit_mf;
         for (size_t i = 0; i < j.size(); ++i) {
-            out.push_back(function(j[i], json_ptr(ptr, i), depth));
+            out.push_back(function(j[i], json_ptr(ptr, i), depth, conventional_bus));
             if (j[i].contains("multifunction")) explicit_mf.insert(i);
         }
         // A slot with several functions has the multifunction bit (on every function, as real devices do)
@@ -240,17 +242,25 @@ private:
         std::string msg = "unknown kind \"" + s.substr(0, 40) + "\"";
         auto near = closest_name(s, {"host_bridge", "root_port", "switch_upstream", "switch_downstream",
                                      "pcie_to_pci_bridge", "pci_to_pcie_bridge", "pci_bridge", "endpoint",
-                                     "legacy_endpoint", "rc_endpoint", "rc_event_collector", "pci_endpoint", "captured"});
+                                     "legacy_endpoint", "rc_endpoint", "rc_event_collector", "pci_endpoint", "captured",
+                                     "dma_engine"});
         m_in.fail(kptr, msg + (near ? "; did you mean \"" + *near + "\"?" : "; see docs/platform-format.md for the list"));
     }
 
-    function_desc function(const json& j, const std::string& ptr, unsigned depth) {
+    function_desc function(const json& j, const std::string& ptr, unsigned depth, bool conventional_bus) {
         m_in.check_members(j, ptr, {"addr", "slot", "function", "kind", "name", "comment", "vendor", "device", "class",
                                     "revision", "subsystem", "multifunction", "interrupt_pin", "acs", "msi", "msix",
-                                    "pm", "ats", "pasid", "pri", "bars", "rcba", "bus_numbers", "children", "config"});
+                                    "pm", "ats", "pasid", "pri", "bars", "rcba", "bus_numbers", "children", "config",
+                                    "dma_engine"});
         function_desc f;
         f.where = ptr;
         f.params.kind = kind(j, ptr);
+        if (f.params.kind == function_kind::dma_engine) {
+            f.params = pci::dma_engine_function_params();
+            f.params.conventional = conventional_bus;
+        } else if (j.contains("dma_engine")) {
+            m_in.fail(json_ptr(ptr, "dma_engine"), "\"dma_engine\" parameters belong to a function of kind dma_engine");
+        }
         f.devfn = address(j, ptr);
         if (j.contains("name")) f.name = m_in.get_string(j["name"], json_ptr(ptr, "name"));
         if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(ptr, "comment"));
@@ -266,14 +276,17 @@ private:
             std::string cptr = json_ptr(ptr, "children");
             if (!bridge)
                 m_in.fail(cptr, std::string("only bridges have children; a ") + pci::to_string(f.params.kind) + " has no secondary bus");
-            f.children = function_list(j["children"], cptr, depth + 1);
+            const auto type = desc_pcie_type(f);
+            // Below a conventional bridge, or on the PCI side of a PCIe-to-PCI bridge, the bus is conventional.
+            const bool child_conventional = !type || *type == pci::PCI_EXP_TYPE_PCI_BRIDGE;
+            f.children = function_list(j["children"], cptr, depth + 1, child_conventional);
         }
         return f;
     }
 
     void captured_function(const json& j, const std::string& ptr, function_desc& f) {
         for (const char* k : {"vendor", "device", "class", "revision", "subsystem", "multifunction", "interrupt_pin",
-                              "acs", "msi", "msix", "pm", "ats", "pasid", "pri", "bars", "rcba"})
+                              "acs", "msi", "msix", "pm", "ats", "pasid", "pri", "bars", "rcba", "dma_engine"})
             if (j.contains(k))
                 m_in.fail(json_ptr(ptr, k), std::string("a captured function takes \"") + k + "\" from its config bytes; remove it");
         std::string cptr = json_ptr(ptr, "config");
@@ -300,9 +313,18 @@ private:
 
     void described_function(const json& j, const std::string& ptr, function_desc& f) {
         auto& pp = f.params;
-        const auto& d = defaults_for(pp.kind);
-        bool pcie = pci::is_pcie(pp.kind), bridge = pci::is_bridge(pp.kind);
-        pp.vendor_id = d.vendor, pp.device_id = d.device, pp.class_code = d.class_code;
+        bool pcie = pci::has_pcie_capability(pp), bridge = pci::is_bridge(pp.kind);
+        if (pp.kind == function_kind::dma_engine) {
+            // The model needs its own BAR0 / MSI / MSI-X layout (dma_engine_function_params): not overridable.
+            for (const char* k : {"bars", "msi", "msix", "rcba"})
+                if (j.contains(k))
+                    m_in.fail(json_ptr(ptr, k), std::string("a dma_engine has a fixed \"") + k +
+                              "\" layout (BAR0 64K mem64, MSI 4 vectors, MSI-X 4 entries in BAR0); remove it");
+            if (j.contains("dma_engine")) engine(j["dma_engine"], json_ptr(ptr, "dma_engine"), pp.engine);
+        } else {
+            const auto& d = defaults_for(pp.kind);
+            pp.vendor_id = d.vendor, pp.device_id = d.device, pp.class_code = d.class_code;
+        }
         if (j.contains("vendor")) pp.vendor_id = u16(m_in.get_hex_id(j["vendor"], json_ptr(ptr, "vendor"), 0xfffe));
         if (j.contains("device")) pp.device_id = u16(m_in.get_hex_id(j["device"], json_ptr(ptr, "device"), 0xffff));
         if (j.contains("class")) pp.class_code = u32(m_in.get_hex_id(j["class"], json_ptr(ptr, "class"), 0xffffff));
@@ -314,7 +336,8 @@ private:
         for (const char* k : {"acs", "ats", "pasid", "pri"})
             if (j.contains(k) && !pcie)
                 m_in.fail(json_ptr(ptr, k), std::string("\"") + k + "\" is a PCI Express extended capability; a " +
-                          pci::to_string(pp.kind) + " has no PCIe capability");
+                          pci::to_string(pp.kind) + (pp.conventional ? " on a conventional PCI bus" : "") +
+                          " has no PCIe capability");
         if (j.contains("acs")) pp.acs = acs(j["acs"], json_ptr(ptr, "acs"));
         if (j.contains("ats")) pp.ats = m_in.get_bool(j["ats"], json_ptr(ptr, "ats"));
         if (j.contains("pasid")) pp.pasid = m_in.get_bool(j["pasid"], json_ptr(ptr, "pasid"));
@@ -326,6 +349,29 @@ private:
         if (j.contains("rcba")) {
             if (bridge) m_in.fail(json_ptr(ptr, "rcba"), "rcba is a register of the Intel PCH LPC function, not of a bridge");
             pp.rcba = u32(m_in.get_hex_id(j["rcba"], json_ptr(ptr, "rcba"), 0xffffffff));
+        }
+    }
+
+    // "dma_engine": the engine's device-side limits (dma_engine_param_infos describes each).
+    void engine(const json& v, const std::string& ptr, pci::dma_engine_params& e) {
+        m_in.require_object(v, ptr);
+        m_in.check_members(v, ptr, {"max_payload", "max_read_request", "per_byte_ns"});
+        // PCIe §7.5.3.4: Max_Payload_Size and Max_Read_Request_Size encode 128 << n bytes, n = 0..5.
+        auto pcie_size = [&](const char* key, unsigned& field) {
+            if (!v.contains(key)) return;
+            const std::string kp = json_ptr(ptr, key);
+            const u64 n = m_in.get_size(v[key], kp);
+            if (!is_pow2(n) || n < 128 || n > 4096) m_in.fail(kp, "must be 128, 256, 512, 1024, 2048 or 4096 bytes");
+            field = unsigned(n);
+        };
+        pcie_size("max_payload", e.max_payload);
+        pcie_size("max_read_request", e.max_read_request);
+        if (v.contains("per_byte_ns")) {
+            const std::string kp = json_ptr(ptr, "per_byte_ns");
+            if (!v["per_byte_ns"].is_number()) m_in.fail(kp, std::string("expected a number of nanoseconds, got ") + json_type_name(v["per_byte_ns"]));
+            const double d = v["per_byte_ns"].get<double>();
+            if (!(d >= 0 && d <= 1e6)) m_in.fail(kp, "must be between 0 and 1e6 ns per byte");
+            e.per_byte_ns = d;
         }
     }
 
@@ -400,7 +446,7 @@ private:
         for (size_t i = 0; i < v.size(); ++i) {
             std::string bptr = json_ptr(ptr, i);
             const json& b = v[i];
-            m_in.check_members(b, bptr, {"index", "size", "type", "prefetchable"});
+            m_in.check_members(b, bptr, {"index", "size", "type", "prefetchable", "address"});
             pci::bar_params bar;
             if (!b.contains("index")) m_in.fail(bptr, "missing required field \"index\"");
             bar.index = unsigned(m_in.get_uint(b["index"], json_ptr(bptr, "index"), limit - 1));
@@ -420,6 +466,16 @@ private:
                 if (bar.size < 16) m_in.fail(sptr, "a memory BAR is at least 16 bytes");
                 if (!bar.mem64 && bar.size > (u64(1) << 31)) m_in.fail(sptr, "a 32-bit BAR cannot be larger than 2G; use \"mem64\"");
                 if (bar.mem64 && bar.size > (u64(1) << 63)) m_in.fail(sptr, "BAR too large");
+            }
+            if (b.contains("address")) {
+                // Firmware places the BAR here (firmware_resources checks it against the apertures).
+                const std::string aptr = json_ptr(bptr, "address");
+                const u64 a = m_in.get_uint(b["address"], aptr, (u64(1) << 52) - 1);
+                if (a & (bar.size - 1)) m_in.fail(aptr, "a BAR address must be aligned to its size (PCI 3.0 §6.2.5.1)");
+                if (!bar.io && !bar.mem64 && a + bar.size > (u64(1) << 32))
+                    m_in.fail(aptr, "a 32-bit BAR must lie below 4 GiB; use \"mem64\"");
+                if (bar.io && a + bar.size > 0x10000) m_in.fail(aptr, "an I/O BAR must lie below 64K");
+                pp.pinned_bars.emplace_back(bar.index, a);
             }
             if (bar.mem64 && bar.index + 1 >= limit)
                 m_in.fail(json_ptr(bptr, "index"), "a 64-bit BAR takes two registers; BAR " + std::to_string(bar.index) +

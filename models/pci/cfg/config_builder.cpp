@@ -230,6 +230,7 @@ std::optional<pcie_type> pcie_type_of(function_kind kind) {
     case function_kind::legacy_endpoint: return PCI_EXP_TYPE_LEG_END;
     case function_kind::rc_endpoint: return PCI_EXP_TYPE_RC_END;
     case function_kind::rc_event_collector: return PCI_EXP_TYPE_RC_EC;
+    case function_kind::dma_engine: return PCI_EXP_TYPE_ENDPOINT;
     default: return std::nullopt;
     }
 }
@@ -342,7 +343,7 @@ void apply_pri_masks(config_space& c, u16 off) {
 config_space build_config_space(const function_params& p) {
     if (p.kind == function_kind::captured) return build_captured(p);
 
-    const bool pcie = is_pcie(p.kind);
+    const bool pcie = has_pcie_capability(p);
     const bool bridge = is_bridge(p.kind);
     if (!pcie && (p.acs || p.ats || p.pasid || p.pri))
         bad(std::string("ACS, ATS, PASID and PRI need a PCI Express function, not ") + to_string(p.kind));

@@ -2,10 +2,12 @@
 // The models build their config space from this (build_config_space); platform descriptions carry it.
 // Pure data, no SystemC.
 #pragma once
+#include "sim/core/model_info.h"
 #include "sim/core/types.h"
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace iommusim::pci {
@@ -24,12 +26,13 @@ enum class function_kind {
     rc_event_collector, // type 0, Root Complex Event Collector
     pci_endpoint,       // type 0, conventional PCI function (no PCIe capability)
     captured,           // config space taken verbatim from captured bytes (lspci -xxxx)
+    dma_engine,         // type 0, the programmable DMA engine (models/pci/dma_engine.h): a PCIe Endpoint, or
+                        // a conventional function when `conventional` is set (it sits on a PCI bus)
 };
-
 const char* to_string(function_kind k);
 std::optional<function_kind> function_kind_from_string(const std::string& s);
 bool is_bridge(function_kind k);    // type 1 header
-bool is_pcie(function_kind k);      // has a PCI Express capability
+bool is_pcie(function_kind k);      // has a PCI Express capability (a dma_engine: unless `conventional`)
 
 struct bar_params {
     unsigned index = 0;           // BAR number 0..5 (0..1 on a type 1 header)
@@ -59,6 +62,16 @@ struct msix_params {
     u32 pba_offset = 0x800;
 };
 
+// Device-side limits of a dma_engine (the model's dma_engine_limits; kept here so descriptions stay
+// free of SystemC). Defaults: PCIe's smallest common Max_Payload_Size / Max_Read_Request_Size settings.
+struct dma_engine_params {
+    unsigned max_payload = 256;      // bytes per write request (PCIe §7.5.3.4 Max_Payload_Size), 128..4096
+    unsigned max_read_request = 512; // bytes per read request (Max_Read_Request_Size), 128..4096
+    double per_byte_ns = 0;          // device-side cost per byte moved
+};
+// For `iommusim describe` (the dma_engine model's entry).
+std::vector<param_info> dma_engine_param_infos();
+
 struct function_params {
     function_kind kind = function_kind::endpoint;
     u16 vendor_id = 0x1b36, device_id = 0x0001;
@@ -69,6 +82,8 @@ struct function_params {
     u8 interrupt_pin = 0;         // 0 none, 1..4 INTA..INTD
 
     std::vector<bar_params> bars;
+    // BARs firmware must place at a given address (platform JSON "address"): {BAR index, address}.
+    std::vector<std::pair<unsigned, u64>> pinned_bars;
     std::optional<acs_params> acs;
     std::optional<msi_params> msi;
     std::optional<msix_params> msix;
@@ -90,6 +105,22 @@ struct function_params {
 
     // Captured config space (kind == captured): 256 or 4096 bytes, used verbatim.
     std::vector<u8> config;
+
+    // kind == dma_engine: device-side limits; and whether it sits on a conventional PCI bus (then it has
+    // no PCI Express capability, as a PCI device behind a PCIe-to-PCI bridge).
+    dma_engine_params engine;
+    bool conventional = false;
 };
+
+// Whether the function has a PCI Express capability: by kind, or for a dma_engine by `conventional`.
+bool has_pcie_capability(const function_params& p);
+// The pinned address of BAR `index`, if the description gives one.
+std::optional<u64> pinned_bar_address(const function_params& p, unsigned index);
+
+// What the dma_engine kind exposes (models/pci/dma_engine.h): BAR0 of 64 KiB, 64-bit non-prefetchable
+// (it holds registers with side effects), 4 MSI vectors with per-vector masking, 4 MSI-X entries in BAR0
+// at 0x8000 (PBA 0x9000), INTA. Defaults of the platform loader; the model needs exactly this layout.
+function_params dma_engine_function_params();
+
 
 } // namespace iommusim::pci
