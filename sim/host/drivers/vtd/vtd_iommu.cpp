@@ -170,8 +170,8 @@ int vtd_iommu::gcmd_set(u32 cmd_bit, u32 sts_bit, bool keep) {
 int vtd_iommu::enable_qi() {
     if (!vtd::ecap::qi(m_ecap)) return -ENOENT;
     if (m_qi) return 0;
-    m_qi_desc = alloc_pgtable_page();
-    m_qi_status = alloc_pgtable_page();
+    if (!m_qi_desc) m_qi_desc = alloc_pgtable_page();  // kept across a failed attempt
+    if (!m_qi_status) m_qi_status = alloc_pgtable_page();
     if (!m_qi_desc || !m_qi_status) return -ENOMEM;
     m_free_head = 0;
     writel(off(reg_id::IQT), 0);
