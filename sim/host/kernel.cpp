@@ -58,6 +58,27 @@ void kernel::boot() {
         }
         m_groups->probe_device(*dev);
     }
+    if (m_iommu == firmware_iommu::dmar) init_intel_iommu();
+}
+
+// intel_iommu_init (drivers/iommu/intel/iommu.c, v6.1) once the groups exist: the units the DMAR table
+// lists, interrupt remapping, root tables and queues, default domains attached by the IOMMU core, then
+// translation enabled. Without DRHDs (a platform that describes a DMAR but builds no unit) only the
+// groups exist, as before a driver binds.
+void kernel::init_intel_iommu() {
+    if (m_firmware.dmar.empty() || !m_options.iommu_driver) return;
+    m_pages = std::make_unique<memory::page_allocator>(m_options.kernel_memory_base, m_options.kernel_memory_size);
+    vtd_options vo;
+    vo.superpage = m_options.iommu_superpage;
+    vo.intremap = m_options.intremap;
+    auto driver = std::make_unique<vtd_driver>(m_ops, *m_pages, m_log, vo);
+    if (driver->init() != 0) return; // the driver logged why
+    auto core = std::make_unique<iommu_core>(*this, m_log, iommu_core_options{m_options.iommu_passthrough});
+    core->add_driver(*driver);
+    core->probe();
+    driver->enable_translation();
+    m_vtd = std::move(driver);
+    m_iommu_core = std::move(core);
 }
 
 bool kernel::is_iommu_function(const pci_dev& dev) const {

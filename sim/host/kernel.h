@@ -8,6 +8,8 @@
 //   for (const auto& g : k.groups()) ...      // ids, members, explanation
 //   k.log().text();                            // dmesg
 #pragma once
+#include "sim/host/drivers/vtd/vtd_driver.h"
+#include "sim/host/iommu/iommu_core.h"
 #include "sim/host/iommu_groups.h"
 #include "sim/host/kernel_options.h"
 #include "sim/host/pci_scan.h"
@@ -73,8 +75,17 @@ public:
     // Live queries for tools and tests (they read config space as the kernel would).
     bool acs_enabled(const bdf& b, u16 flags = REQ_ACS_FLAGS);
 
+    // The IOMMU API after boot: nullptr when no IOMMU driver came up (no DMAR units in firmware, the
+    // IOMMU disabled, or initialisation failed; the log says which).
+    iommu_core* iommu() { return m_iommu_core.get(); }
+    vtd_driver* vtd() { return m_vtd.get(); }
+    pci_dev* find_mutable(const bdf& b) { return m_topo.find_dev(b); }
+    pci_access& access() { return m_access; }
+    kernel_log& mutable_log() { return m_log; }
+
 private:
     bool is_iommu_function(const pci_dev& dev) const;
+    void init_intel_iommu();
 
     pci_host_ops& m_ops;
     kernel_options m_options;
@@ -87,6 +98,9 @@ private:
     std::unique_ptr<pci_quirks> m_quirks;
     std::unique_ptr<pci_acs> m_acs;
     std::unique_ptr<iommu_groups> m_groups;
+    std::unique_ptr<memory::page_allocator> m_pages;
+    std::unique_ptr<vtd_driver> m_vtd;
+    std::unique_ptr<iommu_core> m_iommu_core;
     bool m_booted = false;
 };
 

@@ -123,7 +123,13 @@ model_info kernel_options_info() {
              {"assign_busses", "bool", "false", "pci=assign-busses: renumber every bridge, ignoring firmware"},
              {"pcie_scan_all", "bool", "false", "pci=pcie_scan_all: scan all device numbers below PCIe ports"},
              {"external_facing", "list of BDF", "[]",
-              "ports firmware marks external-facing (ACPI ExternalFacingPort): TB enabled, devices below untrusted"}}};
+              "ports firmware marks external-facing (ACPI ExternalFacingPort): TB enabled, devices below untrusted"},
+             {"iommu_passthrough", "bool", "false", "iommu.passthrough=1: identity default domains"},
+             {"intremap", "bool", "true", "intremap=off when false: no interrupt remapping"},
+             {"iommu_superpage", "bool", "true", "intel_iommu=sp_off when false: 4 KiB IOMMU pages only"},
+             {"kernel_memory_base", "address", "0x10000000",
+              "start of the physical range the kernel's IOMMU tables, queues and IRTs are allocated from"},
+             {"kernel_memory_size", "bytes", "0x10000000", "size of that range"}}};
 }
 
 } // namespace iommusim::host

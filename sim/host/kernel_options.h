@@ -47,6 +47,19 @@ struct kernel_options {
     bool pcie_scan_all = false;                  // pci=pcie_scan_all: scan every device number below ports
     // Ports firmware marks as external facing (ACPI "ExternalFacingPort"): get TB, children untrusted.
     std::vector<bdf> external_facing;
+    // IOMMU driver options (drivers/iommu/intel): iommu.passthrough=1 (identity default domains),
+    // intel_iommu=sp_off (no superpages), intremap=off (no interrupt remapping).
+    bool iommu_passthrough = false;
+    // false: boot stops after forming the groups and no IOMMU driver programs the hardware (what
+    // `iommusim groups` needs, and tests that drive the driver step by step).
+    bool iommu_driver = true;
+    bool iommu_superpage = true;
+    bool intremap = true;
+    // Where the kernel's own IOMMU structures (root/context/page tables, queues, IRTs) come from: a
+    // physical range the simulated kernel owns, [base, base + size). Scenarios put their DMA buffers
+    // elsewhere.
+    u64 kernel_memory_base = 0x10000000;  // 256 MiB
+    u64 kernel_memory_size = 0x10000000;  // 256 MiB
 };
 
 // Parsed pcie_acs_override= (the patch's pcie_acs_override_setup): tokens are prefix-matched and

@@ -147,7 +147,8 @@ bool needs_machine(const scenario_desc& s) {
 host::kernel_options parse_host_options(const nlohmann::json& j, const std::string& file, const std::string& ptr) {
     const json_fields in(file);
     in.check_members(j, ptr,
-               {"kernel", "acs_override", "disable_acs_redir", "iommu", "assign_busses", "pcie_scan_all", "external_facing"});
+               {"kernel", "acs_override", "disable_acs_redir", "iommu", "assign_busses", "pcie_scan_all", "external_facing",
+                "iommu_passthrough", "intremap", "iommu_superpage", "kernel_memory_base", "kernel_memory_size"});
     host::kernel_options h;
     if (j.contains("kernel")) {
         h.kernel_version = in.get_string(j.at("kernel"), json_ptr(ptr, "kernel"));
@@ -179,6 +180,14 @@ host::kernel_options parse_host_options(const nlohmann::json& j, const std::stri
         (std::string(flag) == "assign_busses" ? h.assign_busses : h.pcie_scan_all) =
             in.get_bool(j.at(flag), json_ptr(ptr, flag));
     }
+    // iommu.passthrough=1, intremap=off, intel_iommu=sp_off
+    if (j.contains("iommu_passthrough")) h.iommu_passthrough = in.get_bool(j.at("iommu_passthrough"), json_ptr(ptr, "iommu_passthrough"));
+    if (j.contains("intremap")) h.intremap = in.get_bool(j.at("intremap"), json_ptr(ptr, "intremap"));
+    if (j.contains("iommu_superpage")) h.iommu_superpage = in.get_bool(j.at("iommu_superpage"), json_ptr(ptr, "iommu_superpage"));
+    if (j.contains("kernel_memory_base"))
+        h.kernel_memory_base = in.get_uint(j.at("kernel_memory_base"), json_ptr(ptr, "kernel_memory_base"), (u64(1) << 52) - 1) & ~u64(0xfff);
+    if (j.contains("kernel_memory_size"))
+        h.kernel_memory_size = in.get_size(j.at("kernel_memory_size"), json_ptr(ptr, "kernel_memory_size"));
     if (j.contains("external_facing")) h.external_facing = get_bdf_list(in, j, "external_facing", ptr, 0);
     return h;
 }
