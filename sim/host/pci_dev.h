@@ -6,6 +6,7 @@
 
 #include <bitset>
 #include <string>
+#include <vector>
 
 namespace iommusim::host {
 
@@ -17,6 +18,18 @@ constexpr u32 PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS = 1u << 4;   // PCIe-to-PCI bridge 
 constexpr u32 PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT = 1u << 9;  // the IOMMU sits at this bridge: alias walk stops
 
 constexpr unsigned MAX_NR_DEVFNS = 256;
+constexpr unsigned PCI_ROM_RESOURCE = 6;   // resource index of the expansion ROM (include/linux/pci.h)
+
+// One BAR as __pci_read_base() found it: what firmware programmed (base) and what the device decodes
+// (size from the all-ones read-back). Only implemented BARs appear; a 64-bit BAR once, by its low index.
+struct pci_resource {
+    unsigned index = 0;              // BAR 0-5, or PCI_ROM_RESOURCE
+    u64 base = 0, size = 0;
+    bool io = false;                 // IORESOURCE_IO (else memory)
+    bool mem64 = false;              // IORESOURCE_MEM_64
+    bool prefetch = false;           // IORESOURCE_PREFETCH
+    bool rom_enabled = false;        // ROM: the enable bit as firmware left it
+};
 constexpr int no_group = -1;
 
 struct pci_dev {
@@ -42,6 +55,9 @@ struct pci_dev {
 
     bool external_facing = false;
     bool untrusted = false;
+
+    std::vector<pci_resource> resources; // pci_read_bases(), in BAR order
+    bool mmio_always_on = false;     // host bridges: decode is never turned off around BAR sizing
 
     int group = no_group;            // iommu group id, no_group until probed (or if never probed)
 

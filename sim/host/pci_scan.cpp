@@ -113,14 +113,18 @@ bool pci_scanner::setup_device(pci_dev& dev, u8 hdr) {
 
     const u16 cls = u16(dev.class_code >> 8);
     bool bad = false;
+    // quirk_mmio_always_on (drivers/pci/quirks.c): host bridges keep decoding while their BARs are sized.
+    dev.mmio_always_on = cls == PCI_CLASS_BRIDGE_HOST;
     switch (dev.hdr_type) {
     case PCI_HEADER_TYPE_NORMAL:
         if (cls == PCI_CLASS_BRIDGE_PCI) bad = true;
+        read_bases(dev, 6, PCI_ROM_ADDRESS);
         dev.subsystem_vendor = m_access.read16(dev, PCI_SUBSYSTEM_VENDOR_ID);
         dev.subsystem_device = m_access.read16(dev, PCI_SUBSYSTEM_ID);
         break;
     case PCI_HEADER_TYPE_BRIDGE:
         if (cls != PCI_CLASS_BRIDGE_PCI) bad = true;
+        read_bases(dev, 2, PCI_ROM_ADDRESS1);
         break;
     case PCI_HEADER_TYPE_CARDBUS:
         if (cls != 0x0607) bad = true;  // PCI_CLASS_BRIDGE_CARDBUS
@@ -135,6 +139,79 @@ bool pci_scanner::setup_device(pci_dev& dev, u8 hdr) {
         dev.class_code = 0;  // PCI_CLASS_NOT_DEFINED << 8
     }
     return true;
+}
+
+// pci_read_bases(): each BAR in turn (a 64-bit one takes two registers), then the expansion ROM.
+void pci_scanner::read_bases(pci_dev& dev, unsigned howmany, u16 rom) {
+    for (unsigned i = 0; i < howmany;) i += read_base(dev, i, u16(PCI_BASE_ADDRESS_0 + 4 * i), false);
+    if (rom) read_base(dev, PCI_ROM_RESOURCE, rom, true);
+}
+
+// __pci_read_base() as in Linux 6.1: memory and I/O decode off (unless mmio_always_on) while the BAR
+// holds all ones, so the device cannot claim a bogus range; save, write all ones, read back the size
+// mask, restore; then decode on again. Returns how many BAR registers the BAR used (2 for 64-bit).
+unsigned pci_scanner::read_base(pci_dev& dev, unsigned index, u16 pos, bool rom) {
+    constexpr u16 decode = PCI_COMMAND_IO | PCI_COMMAND_MEMORY; // PCI_COMMAND_DECODE_ENABLE
+    u16 orig_cmd = 0;
+    if (!dev.mmio_always_on) {
+        orig_cmd = m_access.read16(dev, PCI_COMMAND);
+        if (orig_cmd & decode) m_access.write16(dev, PCI_COMMAND, u16(orig_cmd & ~decode));
+    }
+    const u32 mask = rom ? PCI_ROM_ADDRESS_MASK : 0xffffffffu;
+    const u32 l = m_access.read32(dev, pos);
+    m_access.write32(dev, pos, l | mask);
+    u32 sz = m_access.read32(dev, pos);
+    m_access.write32(dev, pos, l);
+    // A device that vanished reads all ones; treat like an unimplemented BAR.
+    if (sz == 0xffffffffu) sz = 0;
+
+    pci_resource r;
+    r.index = index;
+    unsigned used = 1;
+    u64 l64 = 0, sz64 = 0, mask64 = 0;
+    if (rom) {
+        r.rom_enabled = l & PCI_ROM_ADDRESS_ENABLE;
+        l64 = l & PCI_ROM_ADDRESS_MASK;
+        sz64 = sz & PCI_ROM_ADDRESS_MASK;
+        mask64 = PCI_ROM_ADDRESS_MASK;
+    } else if (l & PCI_BASE_ADDRESS_SPACE_IO) {
+        r.io = true;
+        l64 = l & PCI_BASE_ADDRESS_IO_MASK;
+        sz64 = sz & PCI_BASE_ADDRESS_IO_MASK;
+        mask64 = PCI_BASE_ADDRESS_IO_MASK & 0xffffu; // x86 IO_SPACE_LIMIT
+    } else {
+        r.prefetch = l & PCI_BASE_ADDRESS_MEM_PREFETCH;
+        r.mem64 = (l & 0x06u) == PCI_BASE_ADDRESS_MEM_TYPE_64; // PCI_BASE_ADDRESS_MEM_TYPE_MASK
+        l64 = l & PCI_BASE_ADDRESS_MEM_MASK;
+        sz64 = sz & PCI_BASE_ADDRESS_MEM_MASK;
+        mask64 = u32(PCI_BASE_ADDRESS_MEM_MASK);
+    }
+    if (r.mem64) {
+        used = 2;
+        const u16 hi = u16(pos + 4);
+        const u32 u = m_access.read32(dev, hi);
+        m_access.write32(dev, hi, 0xffffffffu);
+        const u32 sz2 = m_access.read32(dev, hi);
+        m_access.write32(dev, hi, u);
+        l64 |= u64(u) << 32;
+        sz64 |= u64(sz2) << 32;
+        mask64 |= u64(0xffffffffu) << 32;
+    }
+    if (!dev.mmio_always_on && (orig_cmd & decode)) m_access.write16(dev, PCI_COMMAND, orig_cmd);
+
+    // pci_size(): the lowest writable address bit is the size; a BAR whose writable bits are not
+    // contiguous up to the mask is broken and ignored.
+    u64 size = sz64 & mask64;
+    if (!size) return used;
+    size &= ~(size - 1);
+    if (l64 == sz64 && ((l64 | (size - 1)) & mask64) != mask64) return used;
+    r.base = l64;
+    r.size = size;
+    if (rom && size < 2048) return used; // below the ROM's minimum decode: not a ROM BAR
+    dev.resources.push_back(r);
+    m_log.pci_dbg(dev, fmt::format("reg {:#x}: [{} {:#x}-{:#x}{}{}]", pos, r.io ? "io " : "mem", r.base,
+                                   r.base + r.size - 1, r.mem64 ? " 64bit" : "", r.prefetch ? " pref" : ""));
+    return used;
 }
 
 void pci_scanner::set_pcie_port_type(pci_dev& dev) {

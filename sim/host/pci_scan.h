@@ -23,6 +23,8 @@ private:
     bool setup_device(pci_dev& dev, u8 hdr);                             // pci_setup_device
     void set_pcie_port_type(pci_dev& dev);
     unsigned cfg_space_size(pci_dev& dev);                               // pci_cfg_space_size
+    void read_bases(pci_dev& dev, unsigned howmany, u16 rom);            // pci_read_bases
+    unsigned read_base(pci_dev& dev, unsigned index, u16 pos, bool rom);  // __pci_read_base: BARs taken
     unsigned scan_bridge(pci_bus& bus, pci_dev& dev, unsigned max, int pass);  // pci_scan_bridge_extend
     bool only_one_child(const pci_bus& bus) const;
 

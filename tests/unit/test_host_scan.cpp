@@ -218,3 +218,110 @@ TEST_CASE("10,000 devices enumerate and group well under a second", "[host][scan
 #endif
     CHECK(k->groups().size() == 2 + 20 * 2 + 20 * 32);  // RP, USP, DSPs, bridges, one per RCiEP slot
 }
+
+namespace {
+const host::pci_resource* res(const host::pci_dev& d, unsigned index) {
+    for (const auto& r : d.resources)
+        if (r.index == index) return &r;
+    return nullptr;
+}
+} // namespace
+
+TEST_CASE("BARs: base and size read back as __pci_read_base does, 64-bit once, flags, ROM", "[host][scan][bars]") {
+    fake_fabric f;
+    auto p = fn(K::endpoint, 0x8086, 0x1533);
+    p.bars = {{0, 0x20000, false, false, false}, {1, 0x100, true, false, false}, {2, u64(1) << 33, false, true, true},
+              {5, 0x4000, false, false, true}};
+    p.rom_size = 0x10000;
+    auto& n = f.at_root(devfn(3, 0), p);
+    // What firmware left in the registers (model-side writes, as a BIOS would have programmed them).
+    n.cfg.set32(pci::PCI_BASE_ADDRESS_0, 0xfe000000);
+    n.cfg.set32(pci::PCI_BASE_ADDRESS_0 + 4, 0x0000e001);
+    n.cfg.set32(pci::PCI_BASE_ADDRESS_0 + 8, 0x0000000c | 0x00000000);
+    n.cfg.set32(pci::PCI_BASE_ADDRESS_0 + 12, 0x00000102);
+    n.cfg.set32(pci::PCI_BASE_ADDRESS_0 + 20, 0xfd004008);
+    n.cfg.set32(pci::PCI_ROM_ADDRESS, 0xfc000001);
+    n.cfg.set16(pci::PCI_COMMAND, pci::PCI_COMMAND_MEMORY | pci::PCI_COMMAND_IO | pci::PCI_COMMAND_MASTER);
+    auto k = boot(f);
+    const host::pci_dev& d = *k->find(B("00:03.0"));
+    REQUIRE(d.resources.size() == 5);
+    const auto* b0 = res(d, 0);
+    REQUIRE(b0);
+    CHECK(b0->base == 0xfe000000);
+    CHECK(b0->size == 0x20000);
+    CHECK_FALSE(b0->io);
+    CHECK_FALSE(b0->mem64);
+    const auto* b1 = res(d, 1);
+    REQUIRE(b1);
+    CHECK(b1->io);
+    CHECK(b1->base == 0xe000);
+    CHECK(b1->size == 0x100);
+    const auto* b2 = res(d, 2);
+    REQUIRE(b2);
+    CHECK(b2->mem64);
+    CHECK(b2->prefetch);
+    CHECK(b2->base == 0x10200000000ull);
+    CHECK(b2->size == u64(1) << 33);
+    CHECK(res(d, 3) == nullptr); // the upper half of BAR 2
+    CHECK(res(d, 4) == nullptr); // unimplemented
+    const auto* b5 = res(d, 5);
+    REQUIRE(b5);
+    CHECK(b5->base == 0xfd004000);
+    CHECK(b5->prefetch);
+    const auto* rom = res(d, host::PCI_ROM_RESOURCE);
+    REQUIRE(rom);
+    CHECK(rom->base == 0xfc000000);
+    CHECK(rom->size == 0x10000);
+    CHECK(rom->rom_enabled);
+    // Everything restored: registers as firmware left them, decode back on.
+    CHECK(n.cfg.get32(pci::PCI_BASE_ADDRESS_0) == 0xfe000000);
+    CHECK(n.cfg.get32(pci::PCI_BASE_ADDRESS_0 + 12) == 0x102);
+    CHECK(n.cfg.get32(pci::PCI_ROM_ADDRESS) == 0xfc000001);
+    CHECK(n.cfg.get16(pci::PCI_COMMAND) == (pci::PCI_COMMAND_MEMORY | pci::PCI_COMMAND_IO | pci::PCI_COMMAND_MASTER));
+}
+
+TEST_CASE("BARs: decode is off while a BAR holds all ones, except on host bridges (mmio_always_on)", "[host][scan][bars]") {
+    fake_fabric f;
+    auto ep = fn(K::endpoint, 0x1af4, 0x1000);
+    ep.bars = {{0, 0x1000, false, false, false}};
+    auto& n = f.at_root(devfn(2, 0), ep);
+    n.cfg.set16(pci::PCI_COMMAND, pci::PCI_COMMAND_MEMORY);
+    auto hb = fn(K::host_bridge, 0x8086, 0x29c0);
+    hb.bars = {{0, 0x1000, false, false, false}};
+    auto& h = f.at_root(devfn(0, 0), hb);
+    h.cfg.set16(pci::PCI_COMMAND, pci::PCI_COMMAND_MEMORY);
+    boot(f);
+    // Replay the config writes: while BAR 0 of 00:02.0 holds all ones, COMMAND has no decode bit.
+    bool ep_off = false, ep_sized = false, hb_cmd_written = false;
+    u16 ep_cmd = pci::PCI_COMMAND_MEMORY;
+    for (auto& [bus, df, reg, len, v] : f.config_writes) {
+        if (bus != 0) continue;
+        if (df == devfn(2, 0) && reg == pci::PCI_COMMAND) ep_cmd = u16(v), ep_off = ep_off || !(v & pci::PCI_COMMAND_MEMORY);
+        if (df == devfn(2, 0) && reg == pci::PCI_BASE_ADDRESS_0 && v == 0xffffffffu) {
+            ep_sized = true;
+            CHECK((ep_cmd & (pci::PCI_COMMAND_MEMORY | pci::PCI_COMMAND_IO)) == 0);
+        }
+        if (df == devfn(0, 0) && reg == pci::PCI_COMMAND) hb_cmd_written = true;
+    }
+    CHECK(ep_off);
+    CHECK(ep_sized);
+    CHECK_FALSE(hb_cmd_written);
+    CHECK(n.cfg.get16(pci::PCI_COMMAND) == pci::PCI_COMMAND_MEMORY);
+}
+
+TEST_CASE("BARs: a bridge's two BARs are read, a function without BARs has no resources", "[host][scan][bars]") {
+    fake_fabric f;
+    auto rp = fn(K::root_port, 0x1af4, 0x1000);
+    rp.bars = {{0, 0x4000, false, true, false}};
+    auto& port = f.at_root(devfn(1, 0), rp);
+    port.cfg.set32(pci::PCI_BASE_ADDRESS_0, 0xfe100004);
+    f.below(port, 0, fn(K::endpoint, 0x1af4, 0x1001));
+    auto k = boot(f);
+    const auto& p = *k->find(B("00:01.0"));
+    REQUIRE(p.resources.size() == 1);
+    CHECK(p.resources[0].index == 0);
+    CHECK(p.resources[0].mem64);
+    CHECK(p.resources[0].base == 0xfe100000);
+    CHECK(p.resources[0].size == 0x4000);
+    CHECK(k->find(B("01:00.0"))->resources.empty());
+}
