@@ -516,3 +516,67 @@ TEST_CASE("dma engine: MSI, MSI-X and INTx", "[dma][engine]") {
     CHECK_FALSE((b.ops->config_read(0, 10, 0, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT));
     CHECK(b.intx_changes == std::vector<bool>{true, false, true, false});
 }
+
+TEST_CASE("dma engine from the platform description: without an IOMMU its MSI reaches the interrupt controller", "[dma][engine][intc]") {
+    // 00:01.0 root port -> dma_engine; firmware assigned BAR0 and the port's window; the "driver" here only
+    // numbers the bus, enables bus mastering and programs MSI, as Linux would.
+    function_desc eng;
+    eng.where = "/root_buses/0/devices/0/children/0";
+    eng.name = "eng";
+    eng.params = dma_engine_function_params();
+    auto rp = fn(pci_devfn(1, 0), function_kind::root_port, "rp");
+    rp.params.bars.clear();
+    rp.children = {eng};
+    platform_desc d;
+    d.source = "tb_dma";
+    root_bus_desc rb;
+    rb.where = "/root_buses/0";
+    rb.functions = {rp};
+    d.root_buses.push_back(rb);
+    host::tlm_machine m(d);
+    auto& ops = m.ops();
+    auto& p = m.platform();
+    REQUIRE(dynamic_cast<dma_engine*>(p.find("eng")));
+    auto* intc = p.interrupt_controller();
+    REQUIRE(intc);
+    const u64 bar0 = p.bar_address("eng", 0).value();
+
+    ops.config_write(0, 0, pci_devfn(1, 0), PCI_PRIMARY_BUS, 4, 0u | 3u << 8 | 3u << 16);
+    const u16 cmd = u16(ops.config_read(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2));
+    CHECK((cmd & PCI_COMMAND_MEMORY));
+    ops.config_write(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2, cmd | PCI_COMMAND_MASTER);
+    ops.config_write(0, 3, 0, PCI_COMMAND, 2, ops.config_read(0, 3, 0, PCI_COMMAND, 2) | PCI_COMMAND_MASTER);
+    const u16 msi = *p.find("eng")->config().find_capability(PCI_CAP_ID_MSI);
+    ops.config_write(0, 3, 0, msi + PCI_MSI_ADDRESS_LO, 4, 0xfee05000); // APIC ID 5, physical
+    ops.config_write(0, 3, 0, msi + PCI_MSI_ADDRESS_HI, 4, 0);
+    ops.config_write(0, 3, 0, msi + PCI_MSI_DATA_64, 2, 0x0060);
+    ops.config_write(0, 3, 0, msi + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 2 << 4); // 4 vectors
+
+    dma_engine_driver drv([&](u64 a, unsigned l) { return ops.mmio_read(a, l); },
+                          [&](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, bar0);
+    REQUIRE(drv.present());
+    dma_engine_driver::operation o;
+    o.op = dma_engine::OP_FILL;
+    o.dst = 0x200000000ull; // above 4 GiB: memory.high
+    o.len = 64;
+    o.pattern = 0xa5a55a5a;
+    o.irq = dma_engine::IRQ_MSI;
+    o.vector = 2;
+    CHECK(drv.run(o) == dma_engine::STATUS_DONE);
+    CHECK(p.memory()->read_le(0x200000000ull + 60, 4) == 0xa5a55a5au);
+    REQUIRE(intc->records().size() == 1);
+    const auto& r = intc->records().back();
+    CHECK(r.requester_id == std::optional<u16>(0x0300));
+    CHECK(r.msg.destination == 5);
+    CHECK(r.msg.vector == 0x62);
+    CHECK(r.msg.mode == intc::delivery_mode::fixed);
+
+    // A device pointing a bulk write at the LAPIC window gets an error, the controller only counts it.
+    o.dst = 0xfee00000;
+    o.len = 16;
+    o.irq = dma_engine::IRQ_NONE;
+    const u32 s = drv.run(o);
+    CHECK((s & dma_engine::STATUS_ERROR));
+    CHECK(intc->records().size() == 1);
+    CHECK(intc->stats().rejected == 1);
+}

@@ -201,6 +201,14 @@ TEST_CASE("MMIO reaches a programmed BAR through the bridge windows", "[pci]") {
     const u64 bar0 = rc.mmio32_base, bar2 = rc.mmio64_base;
     const u8 rpd = pci_devfn(1, 0);
     set_buses(ops, 0, rpd, 0, 1, 1);
+    // Undo firmware's assignment (platforms/desc/firmware_resources.h): windows closed, decode off.
+    ops.config_write(0, 0, rpd, PCI_COMMAND, 2, 0);
+    ops.config_write(0, 0, rpd, PCI_MEMORY_BASE, 2, 0xfff0);
+    ops.config_write(0, 0, rpd, PCI_MEMORY_LIMIT, 2, 0);
+    ops.config_write(0, 0, rpd, PCI_PREF_MEMORY_BASE, 2, 0xfff0);
+    ops.config_write(0, 0, rpd, PCI_PREF_MEMORY_LIMIT, 2, 0);
+    ops.config_write(0, 0, rpd, PCI_PREF_BASE_UPPER32, 4, 0);
+    ops.config_write(0, 0, rpd, PCI_PREF_LIMIT_UPPER32, 4, 0);
     ops.config_write(0, 1, 0, PCI_BASE_ADDRESS_0, 4, u32(bar0));
     ops.config_write(0, 1, 0, PCI_BASE_ADDRESS_0 + 8, 4, u32(bar2));
     ops.config_write(0, 1, 0, PCI_BASE_ADDRESS_0 + 12, 4, u32(bar2 >> 32));

@@ -1,5 +1,6 @@
 // Testbench of the platform builder: firmware view, address map, configuration errors and scale.
 #include "models/pci/cfg/pci_regs.h"
+#include "models/pci/dma_engine.h"
 #include "models/pci/intel_pch_lpc.h"
 #include "models/pci/pci_bridge.h"
 #include "platforms/platform.h"
@@ -12,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <map>
 #include <set>
 
 using namespace iommusim;
@@ -214,4 +216,150 @@ TEST_CASE("AMD-Vi firmware names the IOMMU's own function", "[platform]") {
     REQUIRE(fw.iommu_functions.size() == 2);
     CHECK(fw.iommu_functions[0] == bdf{0, 0, pci_devfn(0, 2)});
     CHECK(fw.iommu_functions[1] == bdf{2, 0x40, pci_devfn(0, 2)});
+}
+
+// ---- the dma_engine kind and firmware's resource assignment ----------------------------------------
+
+namespace {
+
+// 00:01.0 root port -> dma_engine "eng" (PCIe Endpoint); 00:02.0 PCIe-to-PCI bridge -> 05.0 "old"
+// (conventional dma_engine); 00:03.0 root port -> NIC with 32-bit and 64-bit prefetchable BARs.
+const char* engine_platform = R"({
+  "name": "engines", "iommu": "none",
+  "root_buses": [{"devices": [
+    {"addr": "00.0", "kind": "host_bridge"},
+    {"addr": "01.0", "kind": "root_port", "children": [
+      {"addr": "00.0", "kind": "dma_engine", "name": "eng", "dma_engine": {"max_payload": 128, "per_byte_ns": 0.5}}]},
+    {"addr": "02.0", "kind": "pcie_to_pci_bridge", "children": [
+      {"addr": "05.0", "kind": "dma_engine", "name": "old", "device": "0x1234"}]},
+    {"addr": "03.0", "kind": "root_port", "children": [
+      {"addr": "00.0", "kind": "endpoint", "name": "nic", "class": "0x020000",
+       "bars": [{"index": 0, "size": "128K"}, {"index": 2, "size": "16M", "type": "mem64", "prefetchable": true},
+                {"index": 4, "size": "32", "type": "io"}]}]},
+    {"addr": "04.0", "kind": "endpoint", "name": "pinned", "bars": [{"index": 0, "size": "1M", "address": "0x80000000"}]}
+  ]}]})";
+
+} // namespace
+
+TEST_CASE("dma_engine kind: a PCIe Endpoint on a link, conventional on a PCI bus, IDs overridable", "[platform][engine]") {
+    const auto desc = platforms::load_platform_text(engine_platform, "engines.json");
+    host::tlm_machine m(desc);
+    auto* eng = dynamic_cast<dma_engine*>(m.platform().find("eng"));
+    auto* old = dynamic_cast<dma_engine*>(m.platform().find("old"));
+    REQUIRE(eng);
+    REQUIRE(old);
+    CHECK(eng->config().get16(PCI_VENDOR_ID) == 0x1b36);
+    CHECK(eng->config().get16(PCI_DEVICE_ID) == 0xd4a0);
+    CHECK(old->config().get16(PCI_DEVICE_ID) == 0x1234);
+    CHECK((eng->config().get32(PCI_CLASS_REVISION) >> 8) == 0x088000);
+    const auto exp = eng->config().find_capability(PCI_CAP_ID_EXP);
+    REQUIRE(exp);
+    CHECK(((eng->config().get16(*exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4) == PCI_EXP_TYPE_ENDPOINT);
+    CHECK_FALSE(old->config().find_capability(PCI_CAP_ID_EXP));
+    CHECK(eng->config().find_capability(PCI_CAP_ID_MSI));
+    CHECK(eng->config().find_capability(PCI_CAP_ID_MSIX));
+    CHECK(desc.root_buses[0].functions[1].children[0].params.engine.max_payload == 128);
+    CHECK(desc.root_buses[0].functions[1].children[0].params.engine.per_byte_ns == 0.5);
+}
+
+TEST_CASE("dma_engine kind: bad parameters are refused with their JSON pointer", "[platform][engine]") {
+    auto err = [](const std::string& device) -> std::string {
+        const std::string text = R"({"root_buses": [{"devices": [{"addr": "01.0", "kind": "root_port", "children": [)" +
+                                 device + "]}]}]}";
+        try {
+            platforms::load_platform_text(text, "e.json");
+        } catch (const input_error& e) {
+            return e.location() + ": " + e.message();
+        }
+        return "no error";
+    };
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "dma_engine", "dma_engine": {"max_payload": 100}})"),
+               Catch::StartsWith("/root_buses/0/devices/0/children/0/dma_engine/max_payload: "));
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "dma_engine", "dma_engine": {"max_read_request": "8K"}})"),
+               Catch::StartsWith("/root_buses/0/devices/0/children/0/dma_engine/max_read_request: "));
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "dma_engine", "dma_engine": {"per_byte_ns": -1}})"),
+               Catch::StartsWith("/root_buses/0/devices/0/children/0/dma_engine/per_byte_ns: "));
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "dma_engine", "dma_engine": {"burst": 1}})"),
+               Catch::Contains("unknown field"));
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "dma_engine", "bars": []})"),
+               Catch::StartsWith("/root_buses/0/devices/0/children/0/bars: "));
+    CHECK_THAT(err(R"({"addr": "00.0", "kind": "endpoint", "dma_engine": {}})"),
+               Catch::StartsWith("/root_buses/0/devices/0/children/0/dma_engine: "));
+    CHECK(err(R"({"addr": "00.0", "kind": "dma_engine", "dma_engine": {"max_payload": "4K"}})") == "no error");
+}
+
+TEST_CASE("firmware assigns BARs and windows: MMIO works before the OS, the kernel reads the same BARs", "[platform][firmware]") {
+    const auto desc = platforms::load_platform_text(engine_platform, "engines.json");
+    host::tlm_machine m(desc);
+    auto& p = m.platform();
+    const auto& roots = p.root_complexes();
+    REQUIRE(roots.size() == 1);
+    // Pinned first at the aperture base; the rest naturally aligned in their apertures.
+    CHECK(p.bar_address("pinned", 0) == std::optional<u64>(0x80000000));
+    const u64 eng = p.bar_address("eng", 0).value();
+    const u64 nic0 = p.bar_address("nic", 0).value(), nic2 = p.bar_address("nic", 2).value();
+    CHECK(eng % 0x10000 == 0);
+    CHECK(eng >= roots[0].mmio32_base + 0x100000);
+    CHECK(eng < roots[0].mmio32_base + roots[0].mmio32_size);
+    CHECK(nic0 % 0x20000 == 0);
+    CHECK(nic2 % 0x1000000 == 0);
+    CHECK(nic2 >= roots[0].mmio64_base);
+    CHECK(p.bar_address("nic", 4).has_value());
+    CHECK_FALSE(p.bar_address("nic", 1));
+    CHECK_FALSE(p.bar_address("nobody", 0));
+
+    // No software has touched anything: firmware's windows and decode bits already route MMIO.
+    auto& ops = m.ops();
+    CHECK(u32(ops.mmio_read(eng + dma_engine::REG_ID, 4)) == dma_engine::ID_VALUE);
+    CHECK(u32(ops.mmio_read(p.bar_address("old", 0).value() + dma_engine::REG_ID, 4)) == dma_engine::ID_VALUE);
+    ops.mmio_write(nic2 + 0x10, 4, 0x12345678);
+    CHECK(ops.mmio_read(nic2 + 0x10, 4) == 0x12345678u);
+    // Bus mastering is left to drivers.
+    CHECK((ops.config_read(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2) & PCI_COMMAND_MASTER) == 0);
+    CHECK((ops.config_read(0, 0, pci_devfn(1, 0), PCI_COMMAND, 2) & PCI_COMMAND_MEMORY) != 0);
+
+    host::kernel k(ops);
+    k.boot();
+    INFO(k.log().text());
+    std::map<std::string, const host::pci_dev*> by_name;
+    for (const host::pci_dev* d : k.devices()) {
+        for (const auto& f : p.functions())
+            if (!f.desc->name.empty() && f.model->requester_id() == u16(d->address().bus << 8 | d->devfn))
+                by_name[f.desc->name] = d;
+    }
+    REQUIRE(by_name.count("nic"));
+    const host::pci_dev& nic = *by_name["nic"];
+    REQUIRE(nic.resources.size() == 3);
+    CHECK(nic.resources[0].index == 0);
+    CHECK(nic.resources[0].base == nic0);
+    CHECK(nic.resources[0].size == 0x20000);
+    CHECK(nic.resources[1].index == 2);
+    CHECK(nic.resources[1].base == nic2);
+    CHECK(nic.resources[1].size == 0x1000000);
+    CHECK(nic.resources[1].mem64);
+    CHECK(nic.resources[1].prefetch);
+    CHECK(nic.resources[2].io);
+    CHECK(nic.resources[2].base == p.bar_address("nic", 4).value());
+    REQUIRE(by_name.count("eng"));
+    REQUIRE(by_name["eng"]->resources.size() == 1);
+    CHECK(by_name["eng"]->resources[0].base == eng);
+    CHECK(by_name["eng"]->resources[0].size == dma_engine::BAR0_SIZE);
+    // Sizing left the device decoding as firmware set it up.
+    CHECK(u32(ops.mmio_read(eng + dma_engine::REG_ID, 4)) == dma_engine::ID_VALUE);
+}
+
+TEST_CASE("firmware assignment: an aperture too small names the function", "[platform][firmware]") {
+    const char* text = R"({"params": {"mmio32_base": "0xc0000000", "mmio32_limit": "0xc0100000"},
+      "root_buses": [{"devices": [
+        {"addr": "01.0", "kind": "endpoint", "bars": [{"index": 0, "size": "512K"}]},
+        {"addr": "02.0", "kind": "endpoint", "bars": [{"index": 0, "size": "1M"}]}]}]})";
+    const auto desc = platforms::load_platform_text(text, "small.json");
+    try {
+        host::tlm_machine m(desc);
+        FAIL("built");
+    } catch (const input_error& e) {
+        CHECK(e.file() == "small.json");
+        CHECK(e.location() == "/root_buses/0/devices/0");
+        CHECK_THAT(e.message(), Catch::Contains("does not fit"));
+    }
 }
