@@ -1,6 +1,7 @@
 #include "platforms/platform.h"
 
 #include "models/pci/cfg/pci_regs.h"
+#include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "platforms/platform_builder.h"
 
 #include <algorithm>
@@ -27,6 +28,7 @@ platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
     m_intc = std::make_unique<intc::msi_controller>("interrupt_controller");
     m_dma_bus->map(intc::MSI_WINDOW_BASE, intc::MSI_WINDOW_SIZE, m_dma_bus->connect(m_intc->socket), "msi");
     for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
+    build_vtd_units();
 }
 
 platform::~platform() = default;
@@ -52,6 +54,7 @@ host::firmware_info platform::firmware() const {
             }
         }
     }
+    fw.dmar = m_drhds;
     return fw;
 }
 

@@ -32,6 +32,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace iommusim::vtd {
+class vtd_unit;
+}
+
 namespace iommusim::platforms {
 
 // One host bridge as built: what firmware (MCFG, _CRS) would describe.
@@ -77,6 +81,9 @@ public:
     intc::msi_controller* interrupt_controller() { return m_intc.get(); }
     // Firmware's BAR and window assignment; bar_address by the description's label and BAR register.
     const firmware_resources& resources() const { return *m_resources; }
+    // The VT-d remapping units (DMAR DRHDs) in table order; empty unless the platform is "intel_vtd" with
+    // memory and params.vtd_units.
+    const std::vector<vtd::vtd_unit*>& vtd_units() const { return m_vtd_unit_ptrs; }
     std::optional<u64> bar_address(const std::string& name, unsigned bar) const;
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
@@ -90,6 +97,7 @@ public:
 
 private:
     friend class platform_builder;
+    void build_vtd_units(); // platform_vtd.cpp
 
     platform_desc m_desc; // owned copy: built_function::desc points into it
     platform_params m_params;
@@ -99,6 +107,9 @@ private:
     std::unique_ptr<tlmx::address_router> m_dma_bus; // memory_bus()
     std::unique_ptr<intc::msi_controller> m_intc;
     std::unique_ptr<firmware_resources> m_resources;
+    std::vector<std::unique_ptr<vtd::vtd_unit>> m_vtd_units;
+    std::vector<vtd::vtd_unit*> m_vtd_unit_ptrs;
+    std::vector<host::dmar_drhd> m_drhds;
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -1,5 +1,7 @@
 #include "platforms/desc/platform_loader.h"
 
+#include "models/iommu/vtd/tlm/vtd_unit_params.h"
+
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/desc/json_fields.h"
 #include "platforms/desc/platform_check.h"
@@ -99,7 +101,7 @@ private:
     platform_params params(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
                                     "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns", "memory",
-                                    "p2p_between_root_ports"});
+                                    "p2p_between_root_ports", "vtd_units", "vtd"});
         platform_params p;
         const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
         auto addr = [&](const char* key, u64& field) {
@@ -132,6 +134,22 @@ private:
         if (j.contains("p2p_between_root_ports"))
             p.p2p_between_root_ports = m_in.get_bool(j["p2p_between_root_ports"], json_ptr(ptr, "p2p_between_root_ports"));
         if (j.contains("memory")) memory(j["memory"], json_ptr(ptr, "memory"), p.memory);
+        if (j.contains("vtd_units")) p.vtd_units = m_in.get_bool(j["vtd_units"], json_ptr(ptr, "vtd_units"));
+        if (j.contains("vtd")) {
+            // Checked here by name, type and range (and as a whole), so `validate` reports what the
+            // platform would only find when it builds the units.
+            const std::string vp = json_ptr(ptr, "vtd");
+            m_in.require_object(j["vtd"], vp);
+            vtd::vtd_unit_params scratch;
+            for (const auto& [name, value] : j["vtd"].items())
+                vtd::set_vtd_unit_param(scratch, name, value, m_in.file(), json_ptr(vp, name));
+            try {
+                scratch.validate();
+            } catch (const input_error& e) {
+                throw input_error(m_in.file(), vp + e.location(), e.message());
+            }
+            p.vtd = j["vtd"];
+        }
         return p;
     }
 

@@ -7,6 +7,8 @@
 #include "sim/core/types.h"
 #include "sim/memory/memory_params.h"
 
+#include <nlohmann/json.hpp>
+
 namespace iommusim::platforms {
 
 struct platform_params {
@@ -24,6 +26,12 @@ struct platform_params {
     // Root complexes route requests between their root ports (PCIe §1.3.1 leaves it optional; most Intel
     // parts do not).
     bool p2p_between_root_ports = false;
+    // Intel VT-d units on "intel_vtd" platforms (one per PCI segment, as the DMAR table describes them);
+    // false builds none (DMA goes straight to memory; groups are unaffected).
+    bool vtd_units = true;
+    // "params"."vtd": VT-d unit parameters by their describe names (vtd_unit_params_info), checked by the
+    // loader, applied to every unit.
+    nlohmann::json vtd = nlohmann::json::object();
 };
 
 model_info platform_params_info();
