@@ -40,7 +40,10 @@ group_result analyze_groups(const platforms::platform_desc& platform, const host
     host::tlm_machine machine(platform);
     host::kernel k(machine.ops(), kopt);
     k.boot();
+    return collect_groups(platform, machine, k);
+}
 
+group_result collect_groups(const platforms::platform_desc& platform, host::tlm_machine& machine, host::kernel& k) {
     group_result r;
     r.platform = platform.name.empty() ? platform.source : platform.name;
     r.kernel_version = k.version().str();

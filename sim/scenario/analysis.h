@@ -6,8 +6,16 @@
 #include "sim/scenario/group_result.h"
 #include "sim/host/kernel_options.h"
 
+namespace iommusim::host {
+class kernel;
+class tlm_machine;
+} // namespace iommusim::host
+
 namespace iommusim::scenario {
 
 group_result analyze_groups(const platforms::platform_desc& platform, const host::kernel_options& options);
+
+// The report of a machine already booted (used by analyze_groups and by the scenario machine session).
+group_result collect_groups(const platforms::platform_desc& platform, host::tlm_machine& machine, host::kernel& k);
 
 } // namespace iommusim::scenario

@@ -101,6 +101,23 @@ u32 parse_reason(const json_fields& in, const nlohmann::json& v, const std::stri
     return u32(r);
 }
 
+// "address", or "target": {"device", "bar", "offset"} (an address inside a function's BAR).
+void address_or_target(const json_fields& in, const nlohmann::json& j, const std::string& ptr, machine_step& s) {
+    if (j.contains("address") == j.contains("target"))
+        in.fail(ptr, "needs exactly one of \"address\" or \"target\" (a function's BAR)");
+    if (!j.contains("target")) {
+        s.address = address_field(in, j, "address", ptr);
+        return;
+    }
+    const auto& t = j.at("target");
+    const std::string tp = json_ptr(ptr, "target");
+    in.require_object(t, tp);
+    in.check_members(t, tp, {"device", "bar", "offset"});
+    s.target_device = required_bdf(in, t, tp);
+    if (t.contains("bar")) s.target_bar = unsigned(in.get_uint(t.at("bar"), json_ptr(tp, "bar"), 5));
+    if (t.contains("offset")) s.target_offset = in.get_uint(t.at("offset"), json_ptr(tp, "offset"), u64(1) << 40);
+}
+
 } // namespace
 
 const char* to_string(machine_op op) {
@@ -159,18 +176,24 @@ machine_step parse_machine_step(const json_fields& in, const nlohmann::json& j, 
             s.expect_unmapped = in.get_size(j.at("expect_unmapped"), json_ptr(ptr, "expect_unmapped"));
         break;
     case machine_op::write_memory:
-    case machine_op::expect_memory:
         in.check_members(j, ptr, {"op", "name", "address", "size", "pattern"});
         s.address = address_field(in, j, "address", ptr);
         s.size = size_field(in, j, ptr, k_max_memory_step);
         check_range(in, ptr, "address", s.address, s.size);
         s.pattern = u32(in.get_uint(required(in, j, "pattern", ptr), json_ptr(ptr, "pattern"), 0xffffffffu));
         break;
+    case machine_op::expect_memory:
+        in.check_members(j, ptr, {"op", "name", "address", "target", "size", "pattern"});
+        address_or_target(in, j, ptr, s);
+        s.size = size_field(in, j, ptr, k_max_memory_step);
+        check_range(in, ptr, "address", s.address, s.size);
+        s.pattern = u32(in.get_uint(required(in, j, "pattern", ptr), json_ptr(ptr, "pattern"), 0xffffffffu));
+        break;
     case machine_op::dma:
-        in.check_members(j, ptr, {"op", "name", "device", "direction", "address", "size", "pattern", "expect"});
+        in.check_members(j, ptr, {"op", "name", "device", "direction", "address", "target", "size", "pattern", "expect"});
         s.device = required_bdf(in, j, ptr);
         s.write = one_of(in, required(in, j, "direction", ptr), json_ptr(ptr, "direction"), {"read", "write"}) == "write";
-        s.address = address_field(in, j, "address", ptr);
+        address_or_target(in, j, ptr, s);
         s.size = size_field(in, j, ptr, k_max_memory_step);
         check_range(in, ptr, "address", s.address, s.size);
         if (j.contains("pattern")) {

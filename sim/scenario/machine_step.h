@@ -29,7 +29,8 @@ enum class machine_op {
     map,             // map [iova, iova + size) to phys with `prot` in `domain`; expect_errno
     unmap,           // unmap [iova, iova + size) in `domain`; expect_unmapped
     write_memory,    // the CPU fills [address, address + size) of system memory with `pattern`
-    expect_memory,   // system memory at [address, address + size) holds `pattern`
+    expect_memory,   // system memory at [address, address + size) holds `pattern`; with "target", a
+                     // function's BAR as the CPU reads it (MMIO)
     dma,             // the DMA engine `device` reads ("read": memory -> device) or writes ("write":
                      // device -> memory, `pattern`) [address, address + size); `expect` ok | error
     msi,             // the DMA engine `device` raises MSI `vector` (as set up by the kernel), or writes
@@ -72,6 +73,11 @@ struct machine_step {
     std::string stat;                    // expect_stat: "iotlb.hits", "context_cache.misses", ...
     std::optional<u64> min, max;         // expect_stat bounds
     unsigned iommu = 0;                  // which IOMMU unit (DRHD index) a fault/stat step looks at
+    // dma, expect_memory: "target" {"device", "bar", "offset"} instead of "address": an address inside
+    // a function's BAR as firmware assigned it (peer-to-peer).
+    std::optional<bdf> target_device;
+    unsigned target_bar = 0;
+    u64 target_offset = 0;
 };
 
 // Parses a step whose "op" is one of machine_op_names(); throws input_error with the JSON pointer.

@@ -2,6 +2,7 @@
 
 #include "sim/core/input_error.h"
 #include "sim/scenario/analysis.h"
+#include "sim/scenario/machine_session.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/step_checks.h"
 
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <memory>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,9 +46,19 @@ scenario_outcome run_scenario_here(const std::string& path) {
     try {
         const scenario_desc sc = load_scenario_file(path);
         o.name = sc.name;
-        const group_result r = analyze_groups(sc.platform, sc.host);
+        // Group-only scenarios boot without the IOMMU driver; machine steps need the whole machine.
+        std::unique_ptr<machine_session> session;
+        group_result groups_only;
+        if (needs_machine(sc)) {
+            session = std::make_unique<machine_session>(sc);
+        } else {
+            host::kernel_options opts = sc.host;
+            opts.iommu_driver = false;
+            groups_only = analyze_groups(sc.platform, opts);
+        }
+        const group_result& r = session ? session->groups() : groups_only;
         for (const auto& s : sc.steps) {
-            step_result sr = check_step(s, r);
+            step_result sr = s.op == step_op::machine ? session->run(s) : check_step(s, r);
             std::string name = step_label(s);
             if (!s.name.empty()) name += ": " + s.name;
             o.steps.push_back({name, s.where, sr.passed, sr.messages});

@@ -1,0 +1,469 @@
+#include "sim/scenario/machine_session.h"
+
+#include "models/iommu/vtd/tlm/vtd_unit.h"
+#include "models/pci/cfg/pci_regs.h"
+#include "models/pci/dma_engine_driver.h"
+#include "platforms/platform.h"
+#include "sim/core/input_error.h"
+#include "sim/host/kernel.h"
+#include "sim/host/tlm/tlm_host_ops.h"
+#include "sim/scenario/analysis.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace iommusim::scenario {
+
+namespace {
+
+std::string errno_text(int e) {
+    // The values are Linux's (asm-generic/errno-base.h); strerror gives the words.
+    return e == 0 ? "0" : fmt::format("-{} ({})", e, std::strerror(e));
+}
+
+std::string route_name(pci::dma_route r) {
+    switch (r) {
+    case pci::dma_route::to_root_complex: return "root_complex";
+    case pci::dma_route::peer_to_peer: return "peer";
+    case pci::dma_route::blocked: return "blocked";
+    }
+    return "?";
+}
+
+void add_cache(std::map<std::string, u64>& m, const std::string& name, const iommu::cache_stats& c) {
+    m[name + ".lookups"] = c.lookups;
+    m[name + ".hits"] = c.hits;
+    m[name + ".misses"] = c.misses;
+    m[name + ".fills"] = c.fills;
+    m[name + ".evictions"] = c.evictions;
+    u64 inval = 0, entries = 0;
+    for (size_t k = 0; k < c.invalidations.size(); ++k) {
+        inval += c.invalidations[k];
+        entries += c.invalidated_entries[k];
+    }
+    m[name + ".invalidations"] = inval;
+    m[name + ".invalidated_entries"] = entries;
+}
+
+void fail(step_result& out, std::string message) {
+    out.passed = false;
+    out.messages.push_back(std::move(message));
+}
+
+} // namespace
+
+machine_session::machine_session(const scenario_desc& sc) {
+    if (const auto checked = host::check_kernel_version(sc.host.kernel_version); !checked.version)
+        throw input_error(sc.file, "/host/kernel", checked.problem);
+    m_machine = std::make_unique<host::tlm_machine>(sc.platform);
+    m_kernel = std::make_unique<host::kernel>(m_machine->ops(), sc.host);
+    m_kernel->boot();
+    m_groups = collect_groups(sc.platform, *m_machine, *m_kernel);
+    m_log_lines = m_kernel->log().lines().size();
+}
+
+machine_session::~machine_session() {
+    m_domains.clear();
+    m_kernel.reset();
+}
+
+host::pci_dev* machine_session::device(const bdf& b, step_result& out) {
+    host::pci_dev* d = m_kernel->find_mutable(b);
+    if (!d) fail(out, fmt::format("no device {} in this machine", b.str()));
+    return d;
+}
+
+std::shared_ptr<host::iommu_domain> machine_session::domain(const std::string& name, step_result& out) {
+    auto it = m_domains.find(name);
+    if (it == m_domains.end()) {
+        fail(out, fmt::format("no domain \"{}\": an attach step creates it", name));
+        return nullptr;
+    }
+    return it->second;
+}
+
+// What the driver's fault handler would read: the pending records of every unit, then the handler
+// (dmar_fault) itself, which logs and clears them.
+void machine_session::collect_faults() {
+    auto& units = m_machine->platform().vtd_units();
+    const size_t before = m_faults.size();
+    for (unsigned i = 0; i < units.size(); ++i)
+        for (const vtd::fault_info& f : units[i]->fault_records())
+            m_faults.push_back({i, f.sid, u8(f.reason), f.addr, f.write});
+    // The handler runs when the fault event would have interrupted the CPU: a record is pending.
+    if (m_faults.size() > before)
+        if (host::vtd_driver* v = m_kernel->vtd()) v->handle_faults();
+}
+
+std::map<std::string, u64> machine_session::stats(unsigned iommu) const {
+    std::map<std::string, u64> m;
+    auto& units = m_machine->platform().vtd_units();
+    if (iommu >= units.size()) return m;
+    const vtd::vtd_unit::statistics& s = units[iommu]->stats();
+    add_cache(m, "context_cache", s.context_cache);
+    add_cache(m, "iotlb", s.iotlb);
+    add_cache(m, "iotlb_large", s.iotlb_large);
+    add_cache(m, "psc", s.psc);
+    add_cache(m, "iec", s.iec);
+    m["walks"] = s.walks.walks;
+    m["walk_reads"] = s.walks.reads;
+    m["dma_requests"] = s.dma_requests;
+    m["translated"] = s.translated;
+    m["passed_through"] = s.passed_through;
+    m["faulted"] = s.faulted;
+    m["interrupts"] = s.interrupts;
+    m["interrupts_remapped"] = s.interrupts_remapped;
+    m["interrupts_passed"] = s.interrupts_passed;
+    m["interrupts_blocked"] = s.interrupts_blocked;
+    m["faults_recorded"] = s.faults_recorded;
+    m["fault_events"] = s.fault_events;
+    m["context_invalidations"] = s.context_invalidations;
+    m["iotlb_invalidations"] = s.iotlb_invalidations;
+    m["iec_invalidations"] = s.iec_invalidations;
+    m["queue_descriptors"] = s.queue_descriptors;
+    return m;
+}
+
+step_result machine_session::run(const step& s) {
+    step_result out;
+    out.source = &s;
+    if (!s.machine) {
+        fail(out, "not a machine step");
+        return out;
+    }
+    const machine_step& m = *s.machine;
+    bool needs_iommu = false;
+    switch (m.op) {
+    case machine_op::attach:
+    case machine_op::detach:
+    case machine_op::map:
+    case machine_op::unmap:
+    case machine_op::inject: needs_iommu = true; break;
+    default: break;
+    }
+    if (needs_iommu && !m_kernel->iommu()) {
+        fail(out, "no IOMMU driver is running in this machine (no VT-d unit, the IOMMU disabled, or its "
+                  "initialisation failed: see the kernel log)");
+        return out;
+    }
+    switch (m.op) {
+    case machine_op::attach: attach(m, out); break;
+    case machine_op::detach: detach(m, out); break;
+    case machine_op::map: map(m, out); break;
+    case machine_op::unmap: unmap(m, out); break;
+    case machine_op::write_memory:
+    case machine_op::expect_memory: memory(m, out); break;
+    case machine_op::dma: dma(m, out); break;
+    case machine_op::msi: msi(m, out); break;
+    case machine_op::inject: inject(m, out); break;
+    case machine_op::expect_fault: expect_fault(m, out); break;
+    case machine_op::expect_no_fault: expect_no_fault(m, out); break;
+    case machine_op::expect_route: expect_route(m, out); break;
+    case machine_op::expect_stat: expect_stat(m, out); break;
+    case machine_op::print_faults: print_faults(m, out); break;
+    case machine_op::print_stats: print_stats(m, out); break;
+    }
+    return out;
+}
+
+void machine_session::attach(const machine_step& m, step_result& out) {
+    host::pci_dev* dev = device(*m.device, out);
+    if (!dev) return;
+    if (dev->group == host::no_group) return fail(out, fmt::format("{} has no IOMMU group", dev->name()));
+    auto it = m_domains.find(m.domain);
+    if (it == m_domains.end()) {
+        auto d = m_kernel->iommu()->domain_alloc(host::iommu_domain_type::unmanaged, *dev);
+        if (!d) return fail(out, fmt::format("the IOMMU driver could not allocate domain \"{}\"", m.domain));
+        it = m_domains.emplace(m.domain, std::move(d)).first;
+    }
+    const int rc = m_kernel->iommu()->attach_group(it->second, dev->group);
+    if (rc) return fail(out, fmt::format("attaching group {} to \"{}\": {}", dev->group, m.domain, errno_text(-rc)));
+    m_group_domain[dev->group] = m.domain;
+    out.messages.push_back(fmt::format("group {} ({}) attached to domain \"{}\"", dev->group, dev->name(), m.domain));
+}
+
+void machine_session::detach(const machine_step& m, step_result& out) {
+    host::pci_dev* dev = device(*m.device, out);
+    if (!dev) return;
+    auto g = m_group_domain.find(dev->group);
+    if (g == m_group_domain.end()) return fail(out, fmt::format("group of {} is not attached to a domain", dev->name()));
+    m_kernel->iommu()->detach_group(m_domains.at(g->second), dev->group);
+    m_group_domain.erase(g);
+}
+
+void machine_session::map(const machine_step& m, step_result& out) {
+    auto d = domain(m.domain, out);
+    if (!d) return;
+    const int prot = ((m.prot & prot_read) ? host::IOMMU_READ : 0) | ((m.prot & prot_write) ? host::IOMMU_WRITE : 0);
+    const int rc = d->map(m.iova, m.phys, m.size, prot);
+    const int want = m.expect_errno.value_or(0);
+    if (rc != -want)
+        return fail(out, fmt::format("map [{:#x}, {:#x}) -> {:#x}: returned {}, expected {}", m.iova, m.iova + m.size,
+                                     m.phys, errno_text(-rc), errno_text(want)));
+}
+
+void machine_session::unmap(const machine_step& m, step_result& out) {
+    auto d = domain(m.domain, out);
+    if (!d) return;
+    const u64 n = d->unmap(m.iova, m.size);
+    const u64 want = m.expect_unmapped.value_or(m.size);
+    if (n != want)
+        return fail(out, fmt::format("unmap [{:#x}, {:#x}): {:#x} bytes unmapped, expected {:#x}", m.iova, m.iova + m.size,
+                                     n, want));
+}
+
+std::optional<u64> machine_session::resolve(const machine_step& m, step_result& out) {
+    if (!m.target_device) return m.address;
+    host::pci_dev* t = device(*m.target_device, out);
+    if (!t) return std::nullopt;
+    for (const auto& r : t->resources) {
+        if (r.index != m.target_bar || r.io || !r.base) continue;
+        if (m.target_offset + m.size > r.size) {
+            fail(out, fmt::format("offset {:#x} + {:#x} bytes lies beyond {}'s BAR{} ({:#x} bytes)", m.target_offset,
+                                  m.size, t->name(), m.target_bar, r.size));
+            return std::nullopt;
+        }
+        return r.base + m.target_offset;
+    }
+    fail(out, fmt::format("{} has no memory BAR{}", t->name(), m.target_bar));
+    return std::nullopt;
+}
+
+void machine_session::memory(const machine_step& m, step_result& out) {
+    auto& ops = m_machine->ops();
+    if (m.target_device) {
+        // The CPU reads the BAR (MMIO), 4 bytes at a time.
+        const auto base = resolve(m, out);
+        if (!base) return;
+        for (u64 i = 0; i < m.size; ++i) {
+            const u8 got = u8(ops.mmio_read(*base + i, 1));
+            const u8 want = u8(m.pattern >> (8 * (i & 3)));
+            if (got != want)
+                return fail(out, fmt::format("MMIO at {:#x} reads {:#04x}, expected {:#04x}", *base + i, got, want));
+        }
+        return;
+    }
+    std::vector<unsigned char> buf(size_t(std::min<u64>(m.size, 1 << 20)));
+    for (u64 done = 0; done < m.size; done += buf.size()) {
+        const size_t n = size_t(std::min<u64>(buf.size(), m.size - done));
+        if (m.op == machine_op::write_memory) {
+            for (size_t i = 0; i < n; ++i) buf[i] = u8(m.pattern >> (8 * ((done + i) & 3)));
+            if (!ops.memory_write(m.address + done, buf.data(), n))
+                return fail(out, fmt::format("{:#x} is not system memory", m.address + done));
+            continue;
+        }
+        if (!ops.memory_read(m.address + done, buf.data(), n))
+            return fail(out, fmt::format("{:#x} is not system memory", m.address + done));
+        for (size_t i = 0; i < n; ++i) {
+            const u8 want = u8(m.pattern >> (8 * ((done + i) & 3)));
+            if (buf[i] != want)
+                return fail(out, fmt::format("memory at {:#x} holds {:#04x}, expected {:#04x}", m.address + done + i,
+                                             buf[i], want));
+        }
+    }
+}
+
+namespace {
+// BAR0 of a DMA engine as the kernel found it, with memory decode and bus mastering on (what the
+// device's driver does in probe: pci_enable_device, which also enables every bridge above it as
+// pci_enable_bridge does, then pci_set_master).
+std::optional<u64> engine_bar0(host::kernel& k, host::pci_dev& dev, step_result& out) {
+    auto& a = k.access();
+    auto enable = [&](host::pci_dev& d) {
+        const u16 cmd = a.read16(d, pci::PCI_COMMAND);
+        const u16 want = u16(cmd | pci::PCI_COMMAND_MEMORY | pci::PCI_COMMAND_MASTER);
+        if (cmd != want) a.write16(d, pci::PCI_COMMAND, want);
+    };
+    for (const auto& r : dev.resources)
+        if (r.index == 0 && !r.io && r.base) {
+            for (host::pci_dev* up = host::pci_upstream_bridge(dev); up; up = host::pci_upstream_bridge(*up)) enable(*up);
+            enable(dev);
+            return r.base;
+        }
+    fail(out, fmt::format("{} has no memory BAR0 (is it a \"dma_engine\"?)", dev.name()));
+    return std::nullopt;
+}
+} // namespace
+
+void machine_session::dma(const machine_step& m, step_result& out) {
+    host::pci_dev* dev = device(*m.device, out);
+    if (!dev) return;
+    auto bar0 = engine_bar0(*m_kernel, *dev, out);
+    if (!bar0) return;
+    auto& ops = m_machine->ops();
+    pci::dma_engine_driver drv([&](u64 a, unsigned l) { return ops.mmio_read(a, l); },
+                               [&](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, *bar0);
+    if (!drv.present()) return fail(out, fmt::format("{} is not a DMA engine (its BAR0 has no engine ID)", dev->name()));
+    if (!m.write && m.size > pci::dma_engine::BUFFER_SIZE)
+        return fail(out, fmt::format("a read DMA moves at most {} bytes (the engine's buffer)", pci::dma_engine::BUFFER_SIZE));
+    if (m.write && m.size > pci::dma_engine::MAX_FILL)
+        return fail(out, fmt::format("a write DMA stores at most {} bytes", pci::dma_engine::MAX_FILL));
+
+    const auto address = resolve(m, out);
+    if (!address) return;
+    auto& trace = m_machine->platform().dma_trace();
+    const u64 before = trace.total();
+    pci::dma_engine_driver::operation op;
+    op.op = m.write ? pci::dma_engine::OP_FILL : pci::dma_engine::OP_MEM_TO_BUF;
+    op.src = m.write ? 0 : *address;
+    op.dst = m.write ? *address : 0;
+    op.len = u32(m.size);
+    op.pattern = m.pattern;
+    const u32 status = drv.run(op);
+
+    auto& routes = m_routes[*m.device];
+    routes.clear();
+    const auto recent = trace.recent();
+    const u64 added = trace.total() - before;
+    for (size_t i = recent.size() - size_t(std::min<u64>(added, recent.size())); i < recent.size(); ++i)
+        routes.push_back(route_name(recent[i].route));
+    collect_faults();
+
+    const bool ok = (status & pci::dma_engine::STATUS_DONE) && !(status & pci::dma_engine::STATUS_ERROR);
+    const std::string what = fmt::format("{} {} bytes at {:#x}: status {:#x}{}", m.write ? "write" : "read", m.size,
+                                         *address, status,
+                                         ok ? "" : fmt::format(" (error code {})", pci::dma_engine_driver::error_code(status)));
+    if (ok != (m.expect == "ok")) return fail(out, fmt::format("DMA {}; expected {}", what, m.expect));
+    out.messages.push_back("DMA " + what);
+}
+
+void machine_session::msi(const machine_step& m, step_result& out) {
+    host::pci_dev* dev = device(*m.device, out);
+    if (!dev) return;
+    auto bar0 = engine_bar0(*m_kernel, *dev, out);
+    if (!bar0) return;
+    auto& ops = m_machine->ops();
+    pci::dma_engine_driver drv([&](u64 a, unsigned l) { return ops.mmio_read(a, l); },
+                               [&](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, *bar0);
+    intc::msi_controller* ic = m_machine->platform().interrupt_controller();
+    if (!ic) return fail(out, "this machine has no interrupt controller (no memory bus)");
+    const size_t before = ic->stats().delivered;
+    std::optional<u8> want_vector;
+    if (m.vector) {
+        // What the kernel does for the device's driver: compose the message (remapped when the IOMMU
+        // remaps interrupts) and program the MSI capability (pci_msi_domain_write_msg + enable).
+        host::remapped_msi rm;
+        if (!m_kernel->iommu()) return fail(out, "no IOMMU core to compose the MSI message");
+        const int rc = m_kernel->iommu()->msi_compose(*dev, 1, u8(*m.vector), 0, rm);
+        if (rc || rm.msgs.empty()) return fail(out, fmt::format("composing the MSI message: {}", errno_text(-rc)));
+        auto& a = m_kernel->access();
+        const u8 cap = a.find_capability(dev->address().segment, dev->address().bus, dev->devfn, dev->hdr_type,
+                                         pci::PCI_CAP_ID_MSI);
+        if (!cap) return fail(out, fmt::format("{} has no MSI capability", dev->name()));
+        const u16 flags = a.read16(*dev, u16(cap + pci::PCI_MSI_FLAGS));
+        a.write32(*dev, u16(cap + pci::PCI_MSI_ADDRESS_LO), rm.msgs[0].address_lo);
+        u16 data_reg = u16(cap + 8);
+        if (flags & pci::PCI_MSI_FLAGS_64BIT) {
+            a.write32(*dev, u16(cap + pci::PCI_MSI_ADDRESS_HI), rm.msgs[0].address_hi);
+            data_reg = u16(cap + 12);
+        }
+        a.write16(*dev, data_reg, u16(rm.msgs[0].data));
+        a.write16(*dev, u16(cap + pci::PCI_MSI_FLAGS), u16((flags & ~pci::PCI_MSI_FLAGS_QSIZE) | pci::PCI_MSI_FLAGS_ENABLE));
+        drv.send_msi(0);
+        want_vector = u8(*m.vector);
+        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x}{}", rm.msgs[0].address(), rm.msgs[0].data,
+                                           rm.index >= 0 ? fmt::format(" (IRTE {})", rm.index) : ""));
+    } else {
+        // A forged message: a plain 4-byte memory write of the data to the address.
+        pci::dma_engine_driver::operation op;
+        op.op = pci::dma_engine::OP_FILL;
+        op.dst = *m.msi_address;
+        op.len = 4;
+        op.pattern = *m.msi_data;
+        drv.run(op);
+    }
+    collect_faults();
+    const bool delivered = ic->stats().delivered > before;
+    if (delivered && want_vector && ic->records().back().msg.vector != *want_vector)
+        return fail(out, fmt::format("an interrupt arrived with vector {}, expected {}", ic->records().back().msg.vector,
+                                     *want_vector));
+    if (delivered != (m.expect == "delivered"))
+        return fail(out, fmt::format("the interrupt was {}; expected {}", delivered ? "delivered" : "not delivered", m.expect));
+    if (delivered) {
+        const auto& r = ic->records().back();
+        out.messages.push_back(fmt::format("delivered: vector {} to APIC {}", r.msg.vector, r.msg.destination));
+    }
+}
+
+void machine_session::inject(const machine_step& m, step_result& out) {
+    host::vtd_driver* v = m_kernel->vtd();
+    if (!v) return fail(out, "fault injection needs the VT-d driver");
+    v->inject_skip_invalidations(m.count);
+    out.messages.push_back(fmt::format("the driver will skip its next {} IOTLB invalidation(s)", m.count));
+}
+
+void machine_session::expect_fault(const machine_step& m, step_result& out) {
+    collect_faults();
+    const u16 sid = m.device->rid();
+    for (size_t i = m_faults_checked; i < m_faults.size(); ++i) {
+        const fault_seen& f = m_faults[i];
+        if (f.iommu != m.iommu || f.sid != sid) continue;
+        if (m.reason && f.reason != *m.reason) continue;
+        if (m.fault_address && f.address != (*m.fault_address & ~u64(0xfff))) continue;
+        if (m.fault_write && f.write != *m.fault_write) continue;
+        m_faults_checked = i + 1;
+        out.messages.push_back(fmt::format("fault record: source {} reason {:#x} ({}) address {:#x} {}", m.device->str(),
+                                           f.reason, vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address,
+                                           f.write ? "write" : "read"));
+        return;
+    }
+    std::string seen;
+    for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
+        seen += fmt::format("\n  sid {:04x} reason {:#x} address {:#x} {}", m_faults[i].sid, m_faults[i].reason,
+                            m_faults[i].address, m_faults[i].write ? "write" : "read");
+    fail(out, fmt::format("no matching fault record for {}{}", m.device->str(),
+                          seen.empty() ? " (no records)" : "; records:" + seen));
+}
+
+void machine_session::expect_no_fault(const machine_step& m, step_result& out) {
+    collect_faults();
+    for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
+        if (m_faults[i].iommu == m.iommu)
+            fail(out, fmt::format("unexpected fault record: sid {:04x} reason {:#x} ({}) address {:#x}", m_faults[i].sid,
+                                  m_faults[i].reason, vtd::fault_reason_name(vtd::fault_reason(m_faults[i].reason)),
+                                  m_faults[i].address));
+    m_faults_checked = m_faults.size();
+}
+
+void machine_session::expect_route(const machine_step& m, step_result& out) {
+    auto it = m_routes.find(*m.device);
+    if (it == m_routes.end() || it->second.empty()) return fail(out, fmt::format("{} has done no DMA", m.device->str()));
+    for (const std::string& r : it->second)
+        if (r != m.route) return fail(out, fmt::format("a request of {}'s last DMA went {}, expected {}", m.device->str(), r, m.route));
+}
+
+void machine_session::expect_stat(const machine_step& m, step_result& out) {
+    const auto all = stats(m.iommu);
+    if (all.empty()) return fail(out, fmt::format("no IOMMU unit {}", m.iommu));
+    auto it = all.find(m.stat);
+    if (it == all.end()) {
+        std::string names;
+        for (const auto& kv : all) names += (names.empty() ? "" : ", ") + kv.first;
+        return fail(out, fmt::format("no statistic \"{}\" (known: {})", m.stat, names));
+    }
+    if ((m.min && it->second < *m.min) || (m.max && it->second > *m.max))
+        return fail(out, fmt::format("{} = {}, expected {}{}{}", m.stat, it->second,
+                                     m.min ? fmt::format(">= {}", *m.min) : "", m.min && m.max ? " and " : "",
+                                     m.max ? fmt::format("<= {}", *m.max) : ""));
+    out.messages.push_back(fmt::format("{} = {}", m.stat, it->second));
+}
+
+void machine_session::print_faults(const machine_step& m, step_result& out) {
+    collect_faults();
+    for (const fault_seen& f : m_faults)
+        if (f.iommu == m.iommu)
+            out.messages.push_back(fmt::format("sid {:04x} reason {:#x} ({}) address {:#x} {}", f.sid, f.reason,
+                                               vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address,
+                                               f.write ? "write" : "read"));
+    const auto& lines = m_kernel->log().lines();
+    for (size_t i = m_log_lines; i < lines.size(); ++i) out.messages.push_back(lines[i].text);
+    m_log_lines = lines.size();
+}
+
+void machine_session::print_stats(const machine_step& m, step_result& out) {
+    for (const auto& [k, v] : stats(m.iommu))
+        if (v) out.messages.push_back(fmt::format("{} = {}", k, v));
+}
+
+} // namespace iommusim::scenario

@@ -1,0 +1,82 @@
+// A booted machine kept alive for a scenario's machine steps: the platform (with its IOMMUs, memory and
+// interrupt controller), the simulated kernel with its IOMMU driver and core, named IOMMU domains, and what
+// the steps observed (fault records read from the hardware, the routes of each device's last DMA). Every
+// action goes through the kernel's APIs or the device's registers, as software would; the hardware models
+// are only read for what a debugger or performance counter would show (statistics, fault records).
+// SystemC: one per process.
+#pragma once
+#include "sim/scenario/group_result.h"
+#include "sim/scenario/scenario.h"
+#include "sim/scenario/step_checks.h"
+
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace iommusim::host {
+class iommu_domain;
+class kernel;
+class tlm_machine;
+struct pci_dev;
+} // namespace iommusim::host
+
+namespace iommusim::vtd {
+struct fault_info;
+}
+
+namespace iommusim::scenario {
+
+class machine_session {
+public:
+    // Builds, elaborates and boots; throws input_error for a platform or options that cannot boot.
+    explicit machine_session(const scenario_desc& sc);
+    ~machine_session();
+
+    const group_result& groups() const { return m_groups; }
+    // Runs one machine step (s.op == step_op::machine).
+    step_result run(const step& s);
+
+private:
+    struct fault_seen {
+        unsigned iommu = 0;
+        u16 sid = 0;
+        u8 reason = 0;
+        u64 address = 0;
+        bool write = false;
+    };
+
+    host::pci_dev* device(const bdf& b, step_result& out);
+    std::shared_ptr<host::iommu_domain> domain(const std::string& name, step_result& out);
+    void collect_faults();
+    std::optional<u64> resolve(const machine_step& m, step_result& out); // "address" or "target"'s BAR
+    std::map<std::string, u64> stats(unsigned iommu) const;
+
+    void attach(const machine_step& m, step_result& out);
+    void detach(const machine_step& m, step_result& out);
+    void map(const machine_step& m, step_result& out);
+    void unmap(const machine_step& m, step_result& out);
+    void memory(const machine_step& m, step_result& out);
+    void dma(const machine_step& m, step_result& out);
+    void msi(const machine_step& m, step_result& out);
+    void inject(const machine_step& m, step_result& out);
+    void expect_fault(const machine_step& m, step_result& out);
+    void expect_no_fault(const machine_step& m, step_result& out);
+    void expect_route(const machine_step& m, step_result& out);
+    void expect_stat(const machine_step& m, step_result& out);
+    void print_faults(const machine_step& m, step_result& out);
+    void print_stats(const machine_step& m, step_result& out);
+
+    std::unique_ptr<host::tlm_machine> m_machine;
+    std::unique_ptr<host::kernel> m_kernel;
+    group_result m_groups;
+    std::map<std::string, std::shared_ptr<host::iommu_domain>> m_domains;
+    std::map<int, std::string> m_group_domain;     // group id -> domain name it is attached to
+    std::vector<fault_seen> m_faults;              // every fault record the hardware logged, in order
+    size_t m_faults_checked = 0;                   // records before this index were already expected
+    std::map<bdf, std::vector<std::string>> m_routes; // per device: routes of the pieces of its last DMA
+    size_t m_log_lines = 0;
+};
+
+} // namespace iommusim::scenario
