@@ -22,23 +22,6 @@ std::string json_ptr(const std::string& ptr, size_t index) { return ptr + "/" + 
 
 namespace {
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t up = row[j];
-            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
 // Only short printable excerpts of user text go into messages.
 std::string quote_excerpt(std::string_view s) {
     std::string out = "\"";
@@ -48,19 +31,6 @@ std::string quote_excerpt(std::string_view s) {
 }
 
 } // namespace
-
-std::optional<std::string> closest_name(std::string_view word, std::initializer_list<const char*> candidates) {
-    if (word.size() > 64) return std::nullopt;
-    std::optional<std::string> best;
-    size_t best_d = std::numeric_limits<size_t>::max();
-    for (const char* c : candidates) {
-        size_t d = edit_distance(word, c);
-        if (d < best_d) best_d = d, best = c;
-    }
-    size_t limit = std::max<size_t>(2, word.size() / 3);
-    if (best && best_d <= limit) return best;
-    return std::nullopt;
-}
 
 const char* json_type_name(const nlohmann::json& v) {
     switch (v.type()) {

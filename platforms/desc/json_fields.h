@@ -2,6 +2,7 @@
 // full JSON pointer of the offending value, so a user can find it in a platform or scenario file.
 // Shared by the platform loader (and usable by the scenario loader for its own fields).
 #pragma once
+#include "sim/core/closest_name.h"
 #include "sim/core/input_error.h"
 #include "sim/core/types.h"
 
@@ -19,7 +20,7 @@ std::string json_ptr(const std::string& ptr, std::string_view key);
 std::string json_ptr(const std::string& ptr, size_t index);
 
 // Closest candidate to `word` by edit distance, if close enough to be a plausible typo.
-std::optional<std::string> closest_name(std::string_view word, std::initializer_list<const char*> candidates);
+using iommusim::closest_name;
 
 class json_fields {
 public:

@@ -286,15 +286,25 @@ std::optional<u64> engine_bar0(host::kernel& k, host::pci_dev& dev, step_result&
 }
 } // namespace
 
+std::optional<pci::dma_engine_driver> machine_session::engine(host::pci_dev& dev, step_result& out) {
+    auto bar0 = engine_bar0(*m_kernel, dev, out);
+    if (!bar0) return std::nullopt;
+    auto& ops = m_machine->ops();
+    pci::dma_engine_driver drv([&ops](u64 a, unsigned l) { return ops.mmio_read(a, l); },
+                               [&ops](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, *bar0);
+    if (!drv.present()) {
+        fail(out, fmt::format("{} is not a DMA engine (its BAR0 has no engine ID)", dev.name()));
+        return std::nullopt;
+    }
+    return drv;
+}
+
 void machine_session::dma(const machine_step& m, step_result& out) {
     host::pci_dev* dev = device(*m.device, out);
     if (!dev) return;
-    auto bar0 = engine_bar0(*m_kernel, *dev, out);
-    if (!bar0) return;
-    auto& ops = m_machine->ops();
-    pci::dma_engine_driver drv([&](u64 a, unsigned l) { return ops.mmio_read(a, l); },
-                               [&](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, *bar0);
-    if (!drv.present()) return fail(out, fmt::format("{} is not a DMA engine (its BAR0 has no engine ID)", dev->name()));
+    auto engine_drv = engine(*dev, out);
+    if (!engine_drv) return;
+    pci::dma_engine_driver& drv = *engine_drv;
     if (!m.write && m.size > pci::dma_engine::BUFFER_SIZE)
         return fail(out, fmt::format("a read DMA moves at most {} bytes (the engine's buffer)", pci::dma_engine::BUFFER_SIZE));
     if (m.write && m.size > pci::dma_engine::MAX_FILL)
@@ -331,11 +341,9 @@ void machine_session::dma(const machine_step& m, step_result& out) {
 void machine_session::msi(const machine_step& m, step_result& out) {
     host::pci_dev* dev = device(*m.device, out);
     if (!dev) return;
-    auto bar0 = engine_bar0(*m_kernel, *dev, out);
-    if (!bar0) return;
-    auto& ops = m_machine->ops();
-    pci::dma_engine_driver drv([&](u64 a, unsigned l) { return ops.mmio_read(a, l); },
-                               [&](u64 a, unsigned l, u64 v) { ops.mmio_write(a, l, v); }, *bar0);
+    auto engine_drv = engine(*dev, out);
+    if (!engine_drv) return;
+    pci::dma_engine_driver& drv = *engine_drv;
     intc::msi_controller* ic = m_machine->platform().interrupt_controller();
     if (!ic) return fail(out, "this machine has no interrupt controller (no memory bus)");
     const size_t before = ic->stats().delivered;

@@ -5,6 +5,7 @@
 // are only read for what a debugger or performance counter would show (statistics, fault records).
 // SystemC: one per process.
 #pragma once
+#include "models/pci/dma_engine_driver.h"
 #include "sim/scenario/group_result.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/step_checks.h"
@@ -50,6 +51,8 @@ private:
     host::pci_dev* device(const bdf& b, step_result& out);
     std::shared_ptr<host::iommu_domain> domain(const std::string& name, step_result& out);
     void collect_faults();
+    // The device's DMA engine driver over its BAR0, the device and the bridges above it enabled.
+    std::optional<pci::dma_engine_driver> engine(host::pci_dev& dev, step_result& out);
     std::optional<u64> resolve(const machine_step& m, step_result& out); // "address" or "target"'s BAR
     std::map<std::string, u64> stats(unsigned iommu) const;
 

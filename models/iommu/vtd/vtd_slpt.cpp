@@ -19,13 +19,7 @@ xlate_caps xlate_caps::from_registers(u64 c, u64 e, unsigned haw) {
 }
 
 namespace {
-xlate_result fail(fault_reason r, unsigned level = 0, u64 entry = 0) {
-    xlate_result x;
-    x.fault = r;
-    x.level = level;
-    x.entry = entry;
-    return x;
-}
+xlate_result fail(fault_reason r, unsigned level = 0, u64 entry = 0) { return xlate_result::faulted(r, level, entry); }
 } // namespace
 
 xlate_result slpt_translator::lookup_context(u64 rtaddr, u16 sid, const read_u64_fn& read,

@@ -45,6 +45,14 @@ struct xlate_result {
     u64 entry = 0;              // the faulting entry (low word), for diagnostics
 
     bool ok() const { return fault == fault_reason::none; }
+    // A fault result: reason, the level that faulted and the entry that did.
+    static xlate_result faulted(fault_reason r, unsigned level = 0, u64 entry = 0) {
+        xlate_result x;
+        x.fault = r;
+        x.level = level;
+        x.entry = entry;
+        return x;
+    }
 };
 
 // Reads 8 bytes of physical memory; nullopt means the access failed (an unsupported or aborted read).

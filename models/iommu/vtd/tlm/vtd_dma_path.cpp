@@ -12,13 +12,7 @@ namespace {
 // Leaf attributes carried in iommu::translation::attrs through the IOTLB.
 constexpr u64 ATTR_SNP = 1u << 0, ATTR_TM = 1u << 1;
 
-xlate_result fail(fault_reason r, unsigned level = 0, u64 entry = 0) {
-    xlate_result x;
-    x.fault = r;
-    x.level = level;
-    x.entry = entry;
-    return x;
-}
+xlate_result fail(fault_reason r, unsigned level = 0, u64 entry = 0) { return xlate_result::faulted(r, level, entry); }
 
 u32 permission_reason(bool write) {
     return static_cast<u32>(write ? fault_reason::write_not_allowed : fault_reason::read_not_allowed);

@@ -1,5 +1,6 @@
 #include "models/iommu/vtd/tlm/vtd_unit_params.h"
 
+#include "sim/core/closest_name.h"
 #include "sim/core/input_error.h"
 
 #include <algorithm>
@@ -178,20 +179,6 @@ const std::vector<slot>& slots() {
 
 #undef HW
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            const size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
 
 } // namespace
 
@@ -260,14 +247,9 @@ void set_vtd_unit_param(vtd_unit_params& p, const std::string& name, const nlohm
             return;
         }
     std::string msg = "unknown VT-d parameter \"" + name.substr(0, 60) + "\"";
-    const std::string* best = nullptr;
-    size_t best_d = std::numeric_limits<size_t>::max();
-    if (name.size() <= 64)
-        for (const auto& s : slots()) {
-            const size_t dist = edit_distance(name, s.name);
-            if (dist < best_d) best_d = dist, best = &s.name;
-        }
-    if (best && best_d <= std::max<size_t>(2, name.size() / 3)) msg += "; did you mean \"" + *best + "\"?";
+    std::vector<std::string> names;
+    for (const auto& s : slots()) names.push_back(s.name);
+    if (const auto best = closest_name(name, names)) msg += "; did you mean \"" + *best + "\"?";
     else msg += "; `iommusim describe vtd` lists them";
     throw input_error(source, where, msg);
 }
