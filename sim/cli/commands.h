@@ -12,5 +12,6 @@ void add_groups_command(CLI::App& app, int& rc);
 void add_run_command(CLI::App& app, int& rc);
 void add_validate_command(CLI::App& app, int& rc);
 void add_describe_command(CLI::App& app, int& rc);
+void add_bench_command(CLI::App& app, int& rc);
 
 } // namespace iommusim::cli

@@ -34,6 +34,7 @@ extern "C" int sc_main(int argc, char** argv) {
     cli::add_run_command(app, rc);
     cli::add_validate_command(app, rc);
     cli::add_describe_command(app, rc);
+    cli::add_bench_command(app, rc);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -89,11 +89,14 @@ void system_memory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& 
     if (gp.is_read()) ++m_stats.reads, m_stats.bytes_read += len;
     else ++m_stats.writes, m_stats.bytes_written += len;
     // The memory channel (loosely timed): the transfer starts when both the request has arrived
-    // (local time = now + delay) and the channel is free, and occupies it for len / bandwidth.
+    // (local time = now + delay) and the channel is free, and occupies it for len / bandwidth. Initiators
+    // call in program order with their own timestamps: the calendar lets a transfer that arrives earlier
+    // than one already booked use the gap before it instead of queueing behind it.
+    const sc_core::sc_time ps(1, sc_core::SC_PS);
     const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
-    const sc_core::sc_time start = arrival > m_busy_until ? arrival : m_busy_until;
     const sc_core::sc_time busy = transfer_time(len);
-    m_busy_until = start + busy;
+    const u64 arrival_ps = u64(arrival / ps + 0.5);
+    const sc_core::sc_time start = double(m_channel.book(arrival_ps, u64(busy / ps + 0.5))) * ps;
     delay += (start - arrival) + m_latency + busy;
     if (m_params.dmi) gp.set_dmi_allowed(true);
 }

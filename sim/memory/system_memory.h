@@ -6,6 +6,7 @@
 // honoured (IEEE 1666-2011 §14.13, §14.15); DMI pointers to 64 KiB chunks are granted when `dmi` is set.
 // peek/poke give testbenches and the simulated kernel direct access (no time, no statistics).
 #pragma once
+#include "sim/memory/busy_calendar.h"
 #include "sim/memory/memory_params.h"
 #include "sim/memory/sparse_store.h"
 
@@ -42,7 +43,7 @@ public:
     const statistics& stats() const { return m_stats; }
     u64 allocated_bytes() const { return m_store.allocated_bytes(); }
     // End of the memory channel's current occupation (absolute simulation time).
-    sc_core::sc_time busy_until() const { return m_busy_until; }
+    sc_core::sc_time busy_until() const { return double(m_channel.busy_until()) * sc_core::sc_time(1, sc_core::SC_PS); }
 
 private:
     void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
@@ -56,7 +57,7 @@ private:
     sparse_store m_store;
     statistics m_stats;
     sc_core::sc_time m_latency;
-    sc_core::sc_time m_busy_until = sc_core::SC_ZERO_TIME;
+    busy_calendar m_channel; // picoseconds
 };
 
 } // namespace iommusim::memory

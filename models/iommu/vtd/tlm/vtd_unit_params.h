@@ -19,7 +19,11 @@ namespace iommusim::vtd {
 
 struct vtd_unit_params {
     vtd_params hw;                    // CAP/ECAP, register placement, HAW
-    iommu::timing_params timing;      // clock, functional mode, walk slots, invalidation slots, PSC probe
+    // Clock, functional mode, walk slots, invalidation slots, PSC probe. Calibrated against pcie-bench with
+    // `iommusim bench iotlb-window` (vtd README, "Calibration"): 6 walks in flight and 165 cycles at 1 GHz
+    // per walk before its first read (PSC probe and miss handling) give Haswell's +213..277 ns miss cost
+    // at 1 MiB windows and its 16 / 10 Gb/s under load.
+    iommu::timing_params timing{1000, false, 6, 1, 165};
     // Context cache: context entries keyed by source-id, tagged with the entry's DID (§6.1).
     iommu::cache_params context_cache{{1, 32}, 2};
     // IOTLB for 4 KiB translations (§6.2.2), tagged with DID; fully associative by default.
@@ -30,7 +34,9 @@ struct vtd_unit_params {
     // Paging-structure caches per level (§6.2.3): psc_l2 holds SL-PDEs (pointers to leaf tables), psc_l3
     // SL-PDPEs, psc_l4 SL-PML4Es, psc_l5 SL-PML5Es. 0 ways: the level is not cached. All levels are probed
     // in parallel in timing.psc_lookup_cycles (their own lookup_cycles are not used).
-    iommu::cache_params psc_l2{{1, 32}, 0};
+    // psc_l2: 8 SL-PDEs (16 MiB of 4 KiB pages): beyond, walks read the PDE too (pcie-bench's further rise
+    // from 1 MiB to 64 MiB windows).
+    iommu::cache_params psc_l2{{1, 8}, 0};
     iommu::cache_params psc_l3{{1, 8}, 0};
     iommu::cache_params psc_l4{{1, 4}, 0};
     iommu::cache_params psc_l5{{1, 2}, 0};
