@@ -83,17 +83,48 @@ std::shared_ptr<host::iommu_domain> machine_session::domain(const std::string& n
     return it->second;
 }
 
-// What the driver's fault handler would read: the pending records of every unit, then the handler
-// (dmar_fault) itself, which logs and clears them.
+// Interrupts that reached the interrupt controller since the last look, oldest first (the controller
+// keeps a bounded history; older ones are only counted).
+std::vector<intc::msi_record> machine_session::new_interrupts() {
+    std::vector<intc::msi_record> out;
+    intc::msi_controller* ic = m_machine->platform().interrupt_controller();
+    if (!ic) return out;
+    const u64 delivered = ic->stats().delivered;
+    const auto& recs = ic->records();
+    const size_t fresh = size_t(std::min<u64>(delivered - m_interrupts_seen, recs.size()));
+    for (size_t i = recs.size() - fresh; i < recs.size(); ++i) out.push_back(recs[i]);
+    m_interrupts_seen = delivered;
+    return out;
+}
+
+// A unit's fault event (dmar_set_interrupt's message), as opposed to a device's interrupt.
+bool machine_session::is_fault_event(const intc::msi_record& r) const {
+    host::vtd_driver* v = m_kernel->vtd();
+    if (!v) return false;
+    for (const auto& u : v->units())
+        if (u->fault_vector() && r.msg.vector == *u->fault_vector() && !r.requester_id) return true;
+    return false;
+}
+
+// The kernel's side of a fault: when a unit's fault event reached the CPU, its handler (dmar_fault) reads
+// and clears the records; what it read is what expectations check.
 void machine_session::collect_faults() {
-    auto& units = m_machine->platform().vtd_units();
-    const size_t before = m_faults.size();
-    for (unsigned i = 0; i < units.size(); ++i)
-        for (const vtd::fault_info& f : units[i]->fault_records())
-            m_faults.push_back({i, f.sid, u8(f.reason), f.addr, f.write});
-    // The handler runs when the fault event would have interrupted the CPU: a record is pending.
-    if (m_faults.size() > before)
-        if (host::vtd_driver* v = m_kernel->vtd()) v->handle_faults();
+    bool fault_irq = false;
+    for (const auto& r : new_interrupts()) {
+        if (is_fault_event(r)) fault_irq = true;
+        else m_device_interrupts.push_back(r);
+    }
+    host::vtd_driver* v = m_kernel->vtd();
+    if (!v) return;
+    if (fault_irq) v->handle_faults();
+    m_history_seen.resize(v->units().size(), 0);
+    for (unsigned i = 0; i < v->units().size(); ++i) {
+        const auto& h = v->units()[i]->fault_history();
+        for (; m_history_seen[i] < h.size(); ++m_history_seen[i]) {
+            const auto& f = h[m_history_seen[i]];
+            m_faults.push_back({i, f.sid, f.reason, f.address, f.write});
+        }
+    }
 }
 
 std::map<std::string, u64> machine_session::stats(unsigned iommu) const {
@@ -346,7 +377,8 @@ void machine_session::msi(const machine_step& m, step_result& out) {
     pci::dma_engine_driver& drv = *engine_drv;
     intc::msi_controller* ic = m_machine->platform().interrupt_controller();
     if (!ic) return fail(out, "this machine has no interrupt controller (no memory bus)");
-    const size_t before = ic->stats().delivered;
+    collect_faults(); // earlier interrupts are not this step's
+    m_device_interrupts.clear();
     std::optional<u8> want_vector;
     if (m.vector) {
         // What the kernel does for the device's driver: compose the message (remapped when the IOMMU
@@ -382,14 +414,14 @@ void machine_session::msi(const machine_step& m, step_result& out) {
         drv.run(op);
     }
     collect_faults();
-    const bool delivered = ic->stats().delivered > before;
-    if (delivered && want_vector && ic->records().back().msg.vector != *want_vector)
-        return fail(out, fmt::format("an interrupt arrived with vector {}, expected {}", ic->records().back().msg.vector,
+    const bool delivered = !m_device_interrupts.empty();
+    if (delivered && want_vector && m_device_interrupts.back().msg.vector != *want_vector)
+        return fail(out, fmt::format("an interrupt arrived with vector {}, expected {}", m_device_interrupts.back().msg.vector,
                                      *want_vector));
     if (delivered != (m.expect == "delivered"))
         return fail(out, fmt::format("the interrupt was {}; expected {}", delivered ? "delivered" : "not delivered", m.expect));
     if (delivered) {
-        const auto& r = ic->records().back();
+        const auto& r = m_device_interrupts.back();
         out.messages.push_back(fmt::format("delivered: vector {} to APIC {}", r.msg.vector, r.msg.destination));
     }
 }

@@ -5,6 +5,7 @@
 // are only read for what a debugger or performance counter would show (statistics, fault records).
 // SystemC: one per process.
 #pragma once
+#include "models/intc/msi_controller.h"
 #include "models/pci/dma_engine_driver.h"
 #include "sim/scenario/group_result.h"
 #include "sim/scenario/scenario.h"
@@ -51,6 +52,8 @@ private:
     host::pci_dev* device(const bdf& b, step_result& out);
     std::shared_ptr<host::iommu_domain> domain(const std::string& name, step_result& out);
     void collect_faults();
+    std::vector<intc::msi_record> new_interrupts();
+    bool is_fault_event(const intc::msi_record& r) const;
     // The device's DMA engine driver over its BAR0, the device and the bridges above it enabled.
     std::optional<pci::dma_engine_driver> engine(host::pci_dev& dev, step_result& out);
     std::optional<u64> resolve(const machine_step& m, step_result& out); // "address" or "target"'s BAR
@@ -80,6 +83,9 @@ private:
     size_t m_faults_checked = 0;                   // records before this index were already expected
     std::map<bdf, std::vector<std::string>> m_routes; // per device: routes of the pieces of its last DMA
     size_t m_log_lines = 0;
+    u64 m_interrupts_seen = 0;                     // interrupt controller deliveries already looked at
+    std::vector<intc::msi_record> m_device_interrupts; // devices' interrupts since the last msi step
+    std::vector<size_t> m_history_seen;            // per unit: driver fault history already collected
 };
 
 } // namespace iommusim::scenario

@@ -77,9 +77,13 @@ int vtd_driver::init() {
         m_si_domain = std::make_shared<dmar_domain>(*this, iommu_domain_type::identity, &m_log);
         if (m_si_domain->init()) m_si_domain.reset();
     }
-    for (auto& u : m_units) {
-        u->flush_write_buffer();
-        if (u->failed() && !ret) ret = -ETIMEDOUT;
+    for (size_t i = 0; i < m_units.size(); ++i) {
+        vtd_iommu& u = *m_units[i];
+        u.flush_write_buffer();
+        // dmar_set_interrupt: each unit's fault event to the boot CPU. Linux allocates the vector
+        // dynamically; ours are fixed so tools can recognise them.
+        if (!u.failed()) u.set_fault_interrupt(0, u8(dmar_fault_vector_base + i));
+        if (u.failed() && !ret) ret = -ETIMEDOUT;
     }
     if (ret) {
         m_log.warn("DMAR: Initialization failed");

@@ -23,6 +23,9 @@ namespace iommusim::host {
 
 class vtd_driver : public iommu_driver {
 public:
+    // Vector of unit i's fault event interrupt (dmar_set_interrupt), delivered to APIC 0.
+    static constexpr unsigned dmar_fault_vector_base = 0x28;
+
     vtd_driver(pci_host_ops& ops, memory::page_allocator& pages, kernel_log& log, vtd_options options = {});
     ~vtd_driver() override;
 

@@ -447,6 +447,8 @@ unsigned vtd_iommu::handle_faults() {
             writel(rec + 12, 1u << 31);
             bool intr = false;
             const char* text = fault_reason_text(reason, intr);
+            m_fault_history.push_back({sid, reason, addr, !read, intr,
+                                       pasid_present ? std::optional<u32>(pasid) : std::nullopt});
             const unsigned bus = sid >> 8, slot = (sid >> 3) & 0x1f, fn = sid & 7;
             if (intr)
                 m_log.warn(fmt::format("DMAR: [INTR-REMAP] Request device [{:02x}:{:02x}.{}] fault index 0x{:x} "
@@ -466,6 +468,16 @@ unsigned vtd_iommu::handle_faults() {
     }
     writel(off(reg_id::FSTS), rb::FSTS_PFO | rb::FSTS_PPF | (1u << 7) /* PRO */);
     return handled;
+}
+
+void vtd_iommu::set_fault_interrupt(u32 dest, u8 vector) {
+    // dmar_msi_write: compatibility-format message, physical destination mode, fixed delivery.
+    writel(off(reg_id::FEDATA), vector);
+    writel(off(reg_id::FEADDR), u32(0xfee00000u | (dest & 0xff) << 12));
+    writel(off(reg_id::FEUADDR), (dest >> 8) << 8);  // x2APIC destination bits 31:8 (dmar_msi_write)
+    writel(off(reg_id::FECTL), 0);                    // dmar_msi_unmask
+    m_fault_vector = vector;
+    handle_faults();
 }
 
 // ---- interrupt remapping registers -----------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "sim/host/pci_host_ops.h"
 #include "sim/memory/page_allocator.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,22 @@ public:
 
     // dmar_fault(): log and clear every pending primary fault record; returns how many were handled.
     unsigned handle_faults();
+    // What dmar_fault read, oldest first: every record handled since boot.
+    struct fault_record {
+        u16 sid = 0;
+        u8 reason = 0;
+        u64 address = 0;        // page address (DMA) or interrupt_index << 48 (interrupt remapping)
+        bool write = false;
+        bool interrupt = false; // an interrupt-remapping fault
+        std::optional<u32> pasid;
+    };
+    const std::vector<fault_record>& fault_history() const { return m_fault_history; }
+
+    // dmar_set_interrupt: the fault event message (FEDATA / FEADDR / FEUADDR) to APIC `dest` with
+    // `vector`, unmasked (FECTL.IM clear), then dmar_fault once to clear faults logged before.
+    // The unit's own interrupts are never remapped (VT-d spec §5.1.7), so this is compatibility format.
+    void set_fault_interrupt(u32 dest, u8 vector);
+    std::optional<u8> fault_vector() const { return m_fault_vector; }
 
     // Domain IDs (iommu->domain_ids).
     int alloc_did();                 // -ENOSPC when full
@@ -144,6 +161,8 @@ private:
     unsigned m_free_head = 0;
 
     unsigned m_skip_iotlb = 0, m_skipped = 0;
+    std::vector<fault_record> m_fault_history;
+    std::optional<u8> m_fault_vector;
 };
 
 } // namespace iommusim::host
