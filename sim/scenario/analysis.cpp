@@ -38,7 +38,10 @@ group_result analyze_groups(const platforms::platform_desc& platform, const host
     if (const auto checked = host::check_kernel_version(kopt.kernel_version); !checked.version)
         throw input_error("--kernel", "", checked.problem);
     host::tlm_machine machine(platform);
-    host::kernel k(machine.ops(), kopt);
+    // Partitioning is done once the groups exist: the IOMMU driver would only add its tables.
+    host::kernel_options opts = kopt;
+    opts.iommu_driver = false;
+    host::kernel k(machine.ops(), opts);
     k.boot();
     return collect_groups(platform, machine, k);
 }

@@ -13,6 +13,7 @@ class tlm_machine;
 
 namespace iommusim::scenario {
 
+// Boots without the IOMMU driver (options.iommu_driver is ignored): the groups are what it reports.
 group_result analyze_groups(const platforms::platform_desc& platform, const host::kernel_options& options);
 
 // The report of a machine already booted (used by analyze_groups and by the scenario machine session).

@@ -52,9 +52,7 @@ scenario_outcome run_scenario_here(const std::string& path) {
         if (needs_machine(sc)) {
             session = std::make_unique<machine_session>(sc);
         } else {
-            host::kernel_options opts = sc.host;
-            opts.iommu_driver = false;
-            groups_only = analyze_groups(sc.platform, opts);
+            groups_only = analyze_groups(sc.platform, sc.host);
         }
         const group_result& r = session ? session->groups() : groups_only;
         for (const auto& s : sc.steps) {
