@@ -3,13 +3,16 @@
 // §10.4 temporal decoupling). A plain busy-until time would make a transfer that arrives earlier than one
 // already booked wait behind it, serializing independent requests; the calendar instead keeps the busy
 // intervals and places each transfer in the first gap at or after its arrival that is long enough.
-// With arrivals in time order it is exactly busy-until. Adjacent intervals merge; at most `capacity`
-// intervals are kept (the oldest are forgotten, as if that past were free). Header-only, pure C++.
+// With arrivals in time order it is exactly busy-until. Adjacent intervals merge; beyond `capacity`
+// intervals the oldest are forgotten (as if that past were free), half the capacity at a time.
+// Header-only, pure C++.
 #pragma once
 #include "sim/core/types.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <iterator>
-#include <map>
+#include <vector>
 
 namespace iommusim::memory {
 
@@ -19,47 +22,64 @@ public:
 
     // Books `duration` at the earliest start >= arrival where the resource is free; returns the start.
     u64 book(u64 arrival, u64 duration) {
+        // Fast path (arrivals in time order): at or after the end of the last booking.
+        if (m_busy.empty() || arrival >= m_busy.back().end) {
+            if (duration) append(arrival, arrival + duration);
+            return arrival;
+        }
         u64 start = arrival;
-        // The first interval that ends after `arrival` (intervals are disjoint and sorted).
-        auto it = m_busy.upper_bound(arrival);
-        if (it != m_busy.begin()) {
-            auto prev = std::prev(it);
-            if (prev->second > start) start = prev->second;
-        }
+        // The first interval that starts after `arrival`; the one before may still cover it.
+        auto it = std::upper_bound(m_busy.begin(), m_busy.end(), arrival,
+                                   [](u64 a, const interval& i) { return a < i.start; });
+        if (it != m_busy.begin() && std::prev(it)->end > start) start = std::prev(it)->end;
         for (; it != m_busy.end(); ++it) {
-            if (it->first >= start + duration) break; // fits in the gap before this interval
-            if (it->second > start) start = it->second;
+            if (it->start >= start + duration) break; // fits in the gap before this interval
+            if (it->end > start) start = it->end;
         }
-        if (duration) insert(start, start + duration);
+        if (duration) insert(it, start, start + duration);
         return start;
     }
 
     // End of the latest booking (0 when nothing is booked).
-    u64 busy_until() const { return m_busy.empty() ? 0 : std::prev(m_busy.end())->second; }
+    u64 busy_until() const { return m_busy.empty() ? 0 : m_busy.back().end; }
     size_t intervals() const { return m_busy.size(); }
     void clear() { m_busy.clear(); }
 
 private:
-    void insert(u64 s, u64 e) {
-        auto next = m_busy.lower_bound(s);
-        if (next != m_busy.begin()) {
-            auto prev = std::prev(next);
-            if (prev->second == s) { // extends the interval before
-                s = prev->first;
-                m_busy.erase(prev);
-            }
-        }
-        next = m_busy.find(e);
-        if (next != m_busy.end()) { // touches the interval after
-            e = next->second;
+    struct interval {
+        u64 start, end; // [start, end)
+    };
+    using iter = std::vector<interval>::iterator;
+
+    void append(u64 s, u64 e) {
+        if (!m_busy.empty() && m_busy.back().end == s) m_busy.back().end = e;
+        else m_busy.push_back({s, e});
+        prune();
+    }
+    // [s, e) lies in the gap before `next` (or at the end): merge with the neighbours it touches.
+    void insert(iter next, u64 s, u64 e) {
+        const bool joins_prev = next != m_busy.begin() && std::prev(next)->end == s;
+        const bool joins_next = next != m_busy.end() && next->start == e;
+        if (joins_prev && joins_next) {
+            std::prev(next)->end = next->end;
             m_busy.erase(next);
+        } else if (joins_prev) {
+            std::prev(next)->end = e;
+        } else if (joins_next) {
+            next->start = s;
+        } else {
+            m_busy.insert(next, interval{s, e});
         }
-        m_busy[s] = e;
-        while (m_busy.size() > m_capacity) m_busy.erase(m_busy.begin());
+        prune();
+    }
+    // Forgets the oldest intervals, half the capacity at a time (amortized O(1) per booking).
+    void prune() {
+        if (m_busy.size() > m_capacity)
+            m_busy.erase(m_busy.begin(), m_busy.begin() + std::ptrdiff_t(m_busy.size() - m_capacity / 2));
     }
 
     size_t m_capacity;
-    std::map<u64, u64> m_busy; // start -> end (exclusive), disjoint
+    std::vector<interval> m_busy; // sorted by start, disjoint, never touching
 };
 
 } // namespace iommusim::memory

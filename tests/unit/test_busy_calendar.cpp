@@ -59,6 +59,6 @@ TEST_CASE("busy_calendar: against a brute-force timeline", "[memory]") {
 TEST_CASE("busy_calendar: capacity bounds the intervals kept", "[memory]") {
     busy_calendar c(4);
     for (u64 i = 0; i < 10; ++i) c.book(i * 100, 10);
-    CHECK(c.intervals() == 4);
+    CHECK(c.intervals() <= 4);
     CHECK(c.book(0, 10) == 0); // the oldest were forgotten
 }

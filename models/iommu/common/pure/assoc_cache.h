@@ -2,7 +2,8 @@
 // the building block of IOTLBs, context/device-table caches and paging-structure caches. Key needs
 // operator==; Index maps a key to a u64 whose value modulo the set count picks the set (for address
 // keys: the page number, so neighbouring pages spread over the sets as in hardware).
-// Lookup is linear in the ways of one set; fully associative caches (sets = 1) stay small (tens of ways).
+// Lookup is linear in the ways of one set (an 8-byte index compare per way), after one hinted slot that
+// usually holds the key: hits rarely scan.
 #pragma once
 #include "models/iommu/common/pure/cache_types.h"
 #include "models/iommu/common/pure/replacement.h"
@@ -24,7 +25,8 @@ public:
     };
 
     explicit assoc_cache(const cache_geometry& g, Index index = Index())
-        : m_geometry(g), m_repl(g), m_entries(size_t(g.sets) * g.ways), m_index(index) {}
+        : m_geometry(g), m_repl(g), m_entries(size_t(g.sets) * g.ways), m_fast(m_entries.size(), 0),
+          m_hint(hint_size(m_entries.size()), 0), m_hint_mask(m_hint.size() - 1), m_index(index) {}
 
     const cache_geometry& geometry() const { return m_geometry; }
     const cache_stats& stats() const { return m_stats; }
@@ -35,16 +37,22 @@ public:
     // *which (if given) receives the index of the key that hit.
     Value* lookup_any(const Key* keys, size_t n, size_t* which = nullptr) {
         ++m_stats.lookups;
-        for (size_t i = 0; i < n; ++i) {
-            const unsigned set = set_of(keys[i]);
-            entry* e = &m_entries[size_t(set) * m_geometry.ways];
-            for (unsigned w = 0; w < m_geometry.ways; ++w)
-                if (e[w].valid && e[w].key == keys[i]) {
-                    ++m_stats.hits;
-                    m_repl.touch(set, w);
-                    if (which) *which = i;
-                    return &e[w].value;
-                }
+        if (m_valid) {
+            for (size_t i = 0; i < n; ++i) {
+                const u64 h = u64(m_index(keys[i]));
+                // The hint names the slot that last held a key of this index: a hit without a scan.
+                const u32 hinted = m_hint[h & m_hint_mask];
+                if (m_fast[hinted] == h && m_entries[hinted].valid && m_entries[hinted].key == keys[i])
+                    return hit(hinted, i, which);
+                const unsigned set = set_of_index(h);
+                const size_t first = size_t(set) * m_geometry.ways;
+                const u64* f = &m_fast[first];
+                for (unsigned w = 0; w < m_geometry.ways; ++w)
+                    if (f[w] == h && m_entries[first + w].valid && m_entries[first + w].key == keys[i]) {
+                        m_hint[h & m_hint_mask] = u32(first + w);
+                        return hit(first + w, i, which);
+                    }
+            }
         }
         ++m_stats.misses;
         return nullptr;
@@ -62,7 +70,8 @@ public:
 
     // Inserts or replaces the entry for k; evicts the policy's victim when the set is full.
     void insert(const Key& k, const Value& v, const cache_tag& tag) {
-        const unsigned set = set_of(k);
+        const u64 h = u64(m_index(k));
+        const unsigned set = set_of_index(h);
         entry* e = &m_entries[size_t(set) * m_geometry.ways];
         unsigned way = m_geometry.ways;
         for (unsigned w = 0; w < m_geometry.ways; ++w)
@@ -74,7 +83,10 @@ public:
             way = m_repl.victim(set);
             ++m_stats.evictions;
         }
+        if (!e[way].valid) ++m_valid;
         e[way] = entry{k, v, tag, true};
+        m_fast[size_t(set) * m_geometry.ways + way] = h;
+        m_hint[h & m_hint_mask] = u32(size_t(set) * m_geometry.ways + way);
         m_repl.filled(set, way);
         ++m_stats.fills;
     }
@@ -86,6 +98,7 @@ public:
         for (auto& e : m_entries)
             if (e.valid && pred(static_cast<const entry&>(e))) {
                 e.valid = false;
+                --m_valid;
                 ++n;
             }
         ++m_stats.invalidations[size_t(kind)];
@@ -135,13 +148,31 @@ public:
     }
 
 private:
-    unsigned set_of(const Key& k) const {
-        return m_geometry.sets == 1 ? 0u : unsigned(u64(m_index(k)) % m_geometry.sets);
+    Value* hit(size_t slot, size_t key, size_t* which) {
+        ++m_stats.hits;
+        m_repl.touch(unsigned(slot / m_geometry.ways), unsigned(slot % m_geometry.ways));
+        if (which) *which = key;
+        return &m_entries[slot].value;
     }
+    static size_t hint_size(size_t entries) {
+        size_t n = 2;
+        while (n < 2 * entries) n *= 2;
+        return n;
+    }
+    unsigned set_of(const Key& k) const { return set_of_index(u64(m_index(k))); }
+    unsigned set_of_index(u64 h) const { return m_geometry.sets == 1 ? 0u : unsigned(h % m_geometry.sets); }
 
     cache_geometry m_geometry;
     replacement m_repl;
     std::vector<entry> m_entries; // set-major: set * ways + way
+    // Index(key) of each slot's last key, scanned before the full entry: a lookup touches 8 bytes per way
+    // instead of a whole entry (invalid slots keep a stale value; `valid` still decides).
+    std::vector<u64> m_fast;
+    // Slot of the last key filled or found per index(key) & m_hint_mask (checked, never trusted), and the
+    // number of valid entries (an empty cache answers without looking).
+    std::vector<u32> m_hint;
+    u64 m_hint_mask = 0;
+    size_t m_valid = 0;
     Index m_index;
     cache_stats m_stats;
 };
