@@ -2,6 +2,7 @@
 
 #include "sim/core/input_error.h"
 #include "sim/host/dma_alias.h"
+#include "sim/host/driver/driver_binding.h"
 
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@ kernel::kernel(pci_host_ops& ops, kernel_options options)
     const auto checked = check_kernel_version(m_options.kernel_version);
     if (!checked.version) throw input_error("", "kernel", checked.problem);
     m_version = *checked.version;
+    m_drivers = std::make_unique<driver_binding>(*this);
 }
 
 kernel::~kernel() = default;
@@ -46,6 +48,7 @@ void kernel::boot() {
 
     if (m_iommu == firmware_iommu::none) {
         m_log.info("iommu: no IOMMU described by firmware (or disabled): no IOMMU groups");
+        m_drivers->boot();
         return;
     }
     // iommu_device_register -> bus_iommu_probe(&pci_bus_type): every device, device-list order.
@@ -59,6 +62,7 @@ void kernel::boot() {
         m_groups->probe_device(*dev);
     }
     if (m_iommu == firmware_iommu::dmar) init_intel_iommu();
+    m_drivers->boot();  // drivers probe once the IOMMU core has set up the groups' default domains
 }
 
 // intel_iommu_init (drivers/iommu/intel/iommu.c, v6.1) once the groups exist: the units the DMAR table

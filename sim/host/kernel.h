@@ -21,6 +21,8 @@
 
 namespace iommusim::host {
 
+class driver_binding;
+
 // What a report shows about one device, after boot.
 struct device_facts {
     bdf address;
@@ -83,6 +85,10 @@ public:
     pci_access& access() { return m_access; }
     kernel_log& mutable_log() { return m_log; }
 
+    // Driver binding and group DMA ownership (sim/host/driver): boot() binds the ports to pcieport and
+    // known endpoints to their in-box drivers; driver_binding::boot(policy) re-applies another policy.
+    driver_binding& drivers() { return *m_drivers; }
+
 private:
     bool is_iommu_function(const pci_dev& dev) const;
     void init_intel_iommu();
@@ -101,6 +107,7 @@ private:
     std::unique_ptr<memory::page_allocator> m_pages;
     std::unique_ptr<vtd_driver> m_vtd;
     std::unique_ptr<iommu_core> m_iommu_core;
+    std::unique_ptr<driver_binding> m_drivers;
     bool m_booted = false;
 };
 
