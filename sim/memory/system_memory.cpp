@@ -1,5 +1,7 @@
 #include "sim/memory/system_memory.h"
 
+#include "sim/tlm/time_ps.h"
+
 #include "sim/tlm/payload_data.h"
 
 #include <stdexcept>
@@ -8,7 +10,8 @@ namespace iommusim::memory {
 
 system_memory::system_memory(sc_core::sc_module_name name, const memory_params& params)
     : sc_module(name), socket("socket"), m_params(params), m_store(params.size),
-      m_latency(params.latency_ns, sc_core::SC_NS) {
+      m_latency(params.latency_ns, sc_core::SC_NS), m_latency_ps(u64(params.latency_ns * 1000 + 0.5)),
+      m_ps_per_byte(1000.0 / params.bandwidth_bytes_per_ns) {
     if (!(params.bandwidth_bytes_per_ns > 0)) throw std::invalid_argument("memory bandwidth must be positive");
     if (!(params.latency_ns >= 0)) throw std::invalid_argument("memory latency must not be negative");
     socket.register_b_transport(this, &system_memory::b_transport);
@@ -92,12 +95,11 @@ void system_memory::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& 
     // (local time = now + delay) and the channel is free, and occupies it for len / bandwidth. Initiators
     // call in program order with their own timestamps: the calendar lets a transfer that arrives earlier
     // than one already booked use the gap before it instead of queueing behind it.
-    const sc_core::sc_time ps(1, sc_core::SC_PS);
-    const sc_core::sc_time arrival = sc_core::sc_time_stamp() + delay;
-    const sc_core::sc_time busy = transfer_time(len);
-    const u64 arrival_ps = u64(arrival / ps + 0.5);
-    const sc_core::sc_time start = double(m_channel.book(arrival_ps, u64(busy / ps + 0.5))) * ps;
-    delay += (start - arrival) + m_latency + busy;
+    const u64 delay_ps = tlmx::to_ps(delay);
+    const u64 arrival_ps = tlmx::to_ps(sc_core::sc_time_stamp()) + delay_ps;
+    const u64 busy_ps = u64(double(len) * m_ps_per_byte + 0.5);
+    const u64 start_ps = m_channel.book(arrival_ps, busy_ps);
+    delay = tlmx::from_ps(delay_ps + (start_ps - arrival_ps) + m_latency_ps + busy_ps);
     if (m_params.dmi) gp.set_dmi_allowed(true);
 }
 

@@ -57,6 +57,8 @@ private:
     sparse_store m_store;
     statistics m_stats;
     sc_core::sc_time m_latency;
+    u64 m_latency_ps;        // the same in picoseconds, for the per-access arithmetic
+    double m_ps_per_byte;    // channel occupation per byte
     busy_calendar m_channel; // picoseconds
 };
 

@@ -366,3 +366,40 @@ TEST_CASE("assoc_cache: LRU matches a reference model over random traffic", "[io
     CHECK(c.size() == total);
     CHECK(c.stats().hits + c.stats().misses == c.stats().lookups);
 }
+
+TEST_CASE("assoc_cache: a replayed hit has the effects of the lookup it replays, until the contents change",
+          "[iommu][cache]") {
+    // Two identical LRU caches; one searches every time, the other replays its first hit.
+    const cache_geometry g = geo(1, 4);
+    u64_cache searched(g), replayed(g);
+    for (u64 k = 1; k <= 4; ++k) {
+        searched.insert(k, 10 * k, tag_of(1, 0, k << 12));
+        replayed.insert(k, 10 * k, tag_of(1, 0, k << 12));
+    }
+    const u64 gen = replayed.generation();
+    REQUIRE(searched.lookup(2));
+    REQUIRE(replayed.lookup(2));
+    const size_t slot = replayed.last_hit_slot();
+    CHECK(replayed.generation() == gen); // lookups never change it
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(searched.lookup(2));
+        CHECK(*replayed.replay_hit(slot) == 20);
+    }
+    searched.lookup(99);
+    replayed.replay_miss();
+    CHECK(searched.stats().lookups == replayed.stats().lookups);
+    CHECK(searched.stats().hits == replayed.stats().hits);
+    CHECK(searched.stats().misses == replayed.stats().misses);
+    // The replacement state moved the same way: the same victim on the next fill.
+    searched.insert(5, 50, tag_of(1, 0, 5 << 12));
+    replayed.insert(5, 50, tag_of(1, 0, 5 << 12));
+    CHECK(replayed.generation() != gen);
+    for (u64 k = 1; k <= 5; ++k) CHECK(bool(searched.peek(k)) == bool(replayed.peek(k)));
+    CHECK(replayed.peek(2)); // kept: it was used most recently
+    // Invalidations that remove something change the generation; ones that remove nothing do not.
+    const u64 g2 = replayed.generation();
+    replayed.invalidate_range(0x100000000, 0x1000);
+    CHECK(replayed.generation() == g2);
+    replayed.invalidate_all();
+    CHECK(replayed.generation() != g2);
+}

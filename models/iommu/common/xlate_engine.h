@@ -11,6 +11,7 @@
 #include "models/iommu/common/pure/counted_resource.h"
 #include "models/iommu/common/pure/page_walker.h"
 #include "models/iommu/common/pure/timing.h"
+#include "sim/tlm/time_ps.h"
 
 #include <systemc>
 #include <tlm>
@@ -51,8 +52,8 @@ public:
     const page_walker::statistics& walk_stats() const { return m_walker.stats(); }
     u64 memory_errors() const { return m_memory_errors; }
 
-    static sc_core::sc_time ps(u64 v) { return sc_core::sc_time(double(v), sc_core::SC_PS); }
-    static u64 to_ps(const sc_core::sc_time& t) { return u64(t / sc_core::sc_time(1, sc_core::SC_PS) + 0.5); }
+    static sc_core::sc_time ps(u64 v) { return tlmx::from_ps(v); }
+    static u64 to_ps(const sc_core::sc_time& t) { return tlmx::to_ps(t); }
 
 private:
     bool read(u64 address, unsigned char* data, unsigned len, u64& delay_ps) override;

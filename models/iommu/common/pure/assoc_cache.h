@@ -30,6 +30,22 @@ public:
 
     const cache_geometry& geometry() const { return m_geometry; }
     const cache_stats& stats() const { return m_stats; }
+
+    // Changes whenever the contents change (a fill, an eviction, an invalidation that removed something),
+    // never on lookups. A model may remember where a lookup hit (last_hit_slot) and, while the generation
+    // is unchanged, replay that lookup's effects with replay_hit / replay_miss instead of searching again:
+    // the same statistics and the same replacement-state update, so the cache behaves exactly as if
+    // searched (a simulator speed-up, like QEMU's soft TLB in front of its page tables).
+    u64 generation() const { return m_generation; }
+    size_t last_hit_slot() const { return m_last_hit; }
+    Value* replay_hit(size_t slot) {
+        ++m_stats.lookups;
+        return hit(slot, 0, nullptr);
+    }
+    void replay_miss() {
+        ++m_stats.lookups;
+        ++m_stats.misses;
+    }
     void reset_stats() { m_stats = cache_stats{}; }
 
     // One lookup that hits if any of the keys is present (e.g. the same address at each page size);
@@ -84,6 +100,7 @@ public:
             ++m_stats.evictions;
         }
         if (!e[way].valid) ++m_valid;
+        ++m_generation;
         e[way] = entry{k, v, tag, true};
         m_fast[size_t(set) * m_geometry.ways + way] = h;
         m_hint[h & m_hint_mask] = u32(size_t(set) * m_geometry.ways + way);
@@ -101,6 +118,7 @@ public:
                 --m_valid;
                 ++n;
             }
+        if (n) ++m_generation;
         ++m_stats.invalidations[size_t(kind)];
         m_stats.invalidated_entries[size_t(kind)] += n;
         return n;
@@ -150,6 +168,7 @@ public:
 private:
     Value* hit(size_t slot, size_t key, size_t* which) {
         ++m_stats.hits;
+        m_last_hit = slot;
         m_repl.touch(unsigned(slot / m_geometry.ways), unsigned(slot % m_geometry.ways));
         if (which) *which = key;
         return &m_entries[slot].value;
@@ -173,6 +192,8 @@ private:
     std::vector<u32> m_hint;
     u64 m_hint_mask = 0;
     size_t m_valid = 0;
+    u64 m_generation = 0;
+    size_t m_last_hit = 0;
     Index m_index;
     cache_stats m_stats;
 };

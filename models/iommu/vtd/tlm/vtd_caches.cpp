@@ -73,7 +73,32 @@ std::optional<iommu::translation> vtd_caches::iotlb_lookup(u16 did, u64 addr) {
     auto small = m_iotlb.lookup(did, iommu::no_pasid, addr);
     std::optional<iommu::translation> large;
     if (m_iotlb_large) large = m_iotlb_large->lookup(did, iommu::no_pasid, addr);
+    m_last_small_hit = small.has_value();
+    m_last_large_hit = large.has_value();
     return small ? small : large;
+}
+
+vtd_caches::lookup_record vtd_caches::record_hits() const {
+    lookup_record r;
+    r.gen_context = m_context.generation();
+    r.gen_iotlb = m_iotlb.cache().generation();
+    r.gen_large = m_iotlb_large ? m_iotlb_large->cache().generation() : 0;
+    r.context_slot = m_context.last_hit_slot();
+    r.iotlb_hit = m_last_small_hit;
+    r.iotlb_slot = m_iotlb.cache().last_hit_slot();
+    r.large_hit = m_last_large_hit;
+    r.large_slot = m_iotlb_large ? m_iotlb_large->cache().last_hit_slot() : 0;
+    return r;
+}
+
+void vtd_caches::replay(const lookup_record& r) {
+    m_context.replay_hit(r.context_slot);
+    if (r.iotlb_hit) m_iotlb.cache().replay_hit(r.iotlb_slot);
+    else m_iotlb.cache().replay_miss();
+    if (m_iotlb_large) {
+        if (r.large_hit) m_iotlb_large->cache().replay_hit(r.large_slot);
+        else m_iotlb_large->cache().replay_miss();
+    }
 }
 
 void vtd_caches::iotlb_fill(u16 did, u16 sid, u64 addr, const iommu::translation& t) {

@@ -51,6 +51,22 @@ public:
     // iec_inv_dsc (§6.5.2.7): global, or the 2^IM indexes from IIDX with its low IM bits cleared.
     void invalidate_iec(bool index_selective, u16 index, unsigned im);
 
+    // Where the last context_lookup and iotlb_lookup hit, with the generations of the three structures:
+    // while none of them changed, replay() has exactly the effects of doing both lookups again (the same
+    // statistics and replacement updates). The DMA path keeps a few of these in front of the caches.
+    struct lookup_record {
+        u64 gen_context = 0, gen_iotlb = 0, gen_large = 0;
+        size_t context_slot = 0, iotlb_slot = 0, large_slot = 0;
+        bool iotlb_hit = false, large_hit = false;
+    };
+    // Call right after a context_lookup and an iotlb_lookup that both hit.
+    lookup_record record_hits() const;
+    bool unchanged(const lookup_record& r) const {
+        return r.gen_context == m_context.generation() && r.gen_iotlb == m_iotlb.cache().generation() &&
+               (!m_iotlb_large || r.gen_large == m_iotlb_large->cache().generation());
+    }
+    void replay(const lookup_record& r);
+
     const context_cache_type& context_cache() const { return m_context; }
     const iommu::tlb_cache& iotlb() const { return m_iotlb; }
     const iommu::tlb_cache* iotlb_large() const { return m_iotlb_large ? &*m_iotlb_large : nullptr; }
@@ -64,6 +80,7 @@ private:
     std::optional<iommu::tlb_cache> m_iotlb_large;
     iommu::paging_structure_cache m_psc;
     iec_type m_iec;
+    bool m_last_small_hit = false, m_last_large_hit = false; // of the last iotlb_lookup
 };
 
 } // namespace iommusim::vtd

@@ -139,27 +139,45 @@ xlate_result dma_path::walk(const context_entry& ce, const xlate_request& req, s
 }
 
 xlate_result dma_path::translate(u64 rtaddr, const xlate_request& req, sc_core::sc_time& delay) {
-    // Root and context entries are 16 bytes: one memory read each, both halves served from it.
+    // Root and context entries are 16 bytes: one memory read each, both halves served from it. Built
+    // only off the hit path (a std::function capturing this much allocates).
     u64 line_addr = ~u64(0);
     unsigned char line[16];
-    const read_u64_fn read = [&](u64 pa) -> std::optional<u64> {
-        const u64 base = pa & ~u64(15);
-        if (base != line_addr) {
-            line_addr = ~u64(0);
-            if (!read_table(base, line, 16, delay)) return std::nullopt;
-            line_addr = base;
-        }
-        return tlmx::get_le(line + (pa - base), 8);
+    auto reader = [&]() -> read_u64_fn {
+        return [&](u64 pa) -> std::optional<u64> {
+            const u64 base = pa & ~u64(15);
+            if (base != line_addr) {
+                line_addr = ~u64(0);
+                if (!read_table(base, line, 16, delay)) return std::nullopt;
+                line_addr = base;
+            }
+            return tlmx::get_le(line + (pa - base), 8);
+        };
     };
+
+    const u64 page = req.addr >> PAGE_SHIFT;
+    memo& mm = m_memo[memo_index(req.sid, page)];
+    if (req.at == address_type::untranslated && mm.page == page && mm.sid == req.sid &&
+        (req.write ? mm.result.w : mm.result.r) && m_caches.unchanged(mm.lookups)) {
+        m_engine.charge_lookup(m_params.context_cache.lookup_cycles, delay);
+        m_engine.charge_lookup(m_caches.iotlb_lookup_cycles(), delay);
+        m_caches.replay(mm.lookups);
+        ++m_counters.iotlb_hits;
+        xlate_result x = mm.result;
+        x.addr |= req.addr & (PAGE_SIZE - 1);
+        return x;
+    }
 
     // §6.1: the context cache holds only entries that passed every check, so a hit needs none.
     m_engine.charge_lookup(m_params.context_cache.lookup_cycles, delay);
     context_entry ce;
+    bool context_hit = false;
     if (auto hit = m_caches.context_lookup(req.sid)) {
         ce = *hit;
+        context_hit = true;
     } else {
         ++m_counters.context_fetches;
-        const xlate_result x = m_ref.lookup_context(rtaddr, req.sid, read, ce);
+        const xlate_result x = m_ref.lookup_context(rtaddr, req.sid, reader(), ce);
         if (!x.ok()) return x;
         m_caches.context_fill(req.sid, ce);
     }
@@ -187,8 +205,17 @@ xlate_result dma_path::translate(u64 rtaddr, const xlate_request& req, sc_core::
     // Translation requests (ATS) report the mapping's rights instead of faulting; they are rare enough to
     // walk uncached (the IOTLB and PSC serve untranslated requests only).
     if (req.at == address_type::translation_request)
-        return with_context(m_ref.walk(ce.slptptr(), agaw_levels(ce.aw()), req, read));
-    return with_context(walk(ce, req, delay));
+        return with_context(m_ref.walk(ce.slptptr(), agaw_levels(ce.aw()), req, reader()));
+    const u64 walks_before = m_counters.walks;
+    const xlate_result x = with_context(walk(ce, req, delay));
+    if (context_hit && x.ok() && m_counters.walks == walks_before) { // both caches hit: remember where
+        mm.page = page;
+        mm.sid = req.sid;
+        mm.lookups = m_caches.record_hits();
+        mm.result = x;
+        mm.result.addr &= ~(PAGE_SIZE - 1);
+    }
+    return x;
 }
 
 } // namespace iommusim::vtd

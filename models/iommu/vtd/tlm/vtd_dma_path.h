@@ -45,6 +45,19 @@ private:
     sl_format m_sl;                               // reserved-bit rules of second-level entries
     std::array<iommu::walk_format, 3> m_formats;  // 3-, 4- and 5-level tables
     counters m_counters;
+
+    // Recent translations that hit in the context cache and the IOTLB, by source-id and 4 KiB page:
+    // while the caches are unchanged, a repeat replays those lookups (same statistics, same replacement
+    // updates, same latency) instead of searching them again.
+    struct memo {
+        u64 page = ~u64(0);
+        u16 sid = 0;
+        vtd_caches::lookup_record lookups;
+        xlate_result result;   // addr: the translated 4 KiB page
+    };
+    static constexpr size_t k_memo_entries = 64;
+    std::array<memo, k_memo_entries> m_memo{};
+    static size_t memo_index(u16 sid, u64 page) { return size_t((page ^ (u64(sid) * 0x9e37)) & (k_memo_entries - 1)); }
 };
 
 } // namespace iommusim::vtd

@@ -97,6 +97,7 @@ private:
     void interrupt_path(tlm::tlm_generic_payload& gp, u16 sid, sc_core::sc_time& delay);
     void dma_request(tlm::tlm_generic_payload& gp, u16 sid, address_type at, sc_core::sc_time& delay);
     void translation_request(tlm::tlm_generic_payload& gp, u16 sid, sc_core::sc_time& delay);
+    void dma_fault(u16 sid, const xlate_request& req, const xlate_result& x, sc_core::sc_time& delay);
     void record_fault(const fault_info& f, bool fpd, sc_core::sc_time& delay);
     void send_message(const event_message& m, sc_core::sc_time& delay);
     bool write_out(u64 address, const void* data, unsigned len, sc_core::sc_time& delay);

@@ -50,6 +50,26 @@ void vtd_unit::dma_request(tlm::tlm_generic_payload& gp, u16 sid, address_type a
         out->b_transport(gp, delay);
         return;
     }
+    xlate_request req;
+    req.sid = sid;
+    req.write = gp.is_write();
+    req.at = at;
+    // The common case, a request within one 4 KiB page: translate once and forward the payload as it is.
+    if (len && (addr & (PAGE_SIZE - 1)) + len <= PAGE_SIZE) {
+        ++m_stats.dma_pieces;
+        req.addr = addr;
+        const xlate_result x = m_dma.translate(m_root, req, delay);
+        if (!x.ok()) {
+            dma_fault(sid, req, x, delay);
+            gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+            return;
+        }
+        ++(x.pass_through ? m_stats.passed_through : m_stats.translated);
+        gp.set_address(x.addr);
+        out->b_transport(gp, delay);
+        gp.set_address(addr);
+        return;
+    }
     unsigned char* const data = gp.get_data_ptr();
     unsigned char* const be = gp.get_byte_enable_ptr();
     const unsigned be_len = gp.get_byte_enable_length();
@@ -60,21 +80,10 @@ void vtd_unit::dma_request(tlm::tlm_generic_payload& gp, u16 sid, address_type a
         const u64 in = addr + done;
         const unsigned n = static_cast<unsigned>(std::min<u64>(len - done, PAGE_SIZE - (in & (PAGE_SIZE - 1))));
         ++m_stats.dma_pieces;
-        xlate_request req;
-        req.sid = sid;
         req.addr = in;
-        req.write = gp.is_write();
-        req.at = at;
         const xlate_result x = m_dma.translate(m_root, req, delay);
         if (!x.ok()) {
-            ++m_stats.faulted;
-            fault_info f;
-            f.sid = sid;
-            f.reason = x.fault;
-            f.write = req.write;
-            f.addr = in;
-            f.at = static_cast<unsigned>(at);
-            record_fault(f, x.fpd, delay);
+            dma_fault(sid, req, x, delay);
             status = tlm::TLM_COMMAND_ERROR_RESPONSE;
             break;
         }
@@ -98,6 +107,17 @@ void vtd_unit::dma_request(tlm::tlm_generic_payload& gp, u16 sid, address_type a
     gp.set_byte_enable_ptr(be);
     gp.set_byte_enable_length(be_len);
     gp.set_response_status(status);
+}
+
+void vtd_unit::dma_fault(u16 sid, const xlate_request& req, const xlate_result& x, sc_time& delay) {
+    ++m_stats.faulted;
+    fault_info f;
+    f.sid = sid;
+    f.reason = x.fault;
+    f.write = req.write;
+    f.addr = req.addr;
+    f.at = static_cast<unsigned>(req.at);
+    record_fault(f, x.fpd, delay);
 }
 
 // An ATS translation request (AT = 01b) is answered by the unit itself: the payload, a read of 8 bytes,
