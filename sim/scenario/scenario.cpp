@@ -68,6 +68,12 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
             s.op = o;
             known = true;
         }
+    if (op == "iotlb_window") {
+        s.op = step_op::iotlb_window;
+        s.name = optional_string(in, j, "name", ptr);
+        s.calibration = parse_calibration_step(in, j, ptr, dir);
+        return s;
+    }
     for (const std::string& n : machine_op_names())
         if (op == n) {
             s.op = step_op::machine;
@@ -79,6 +85,7 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
         std::string list;
         for (const auto& [o, n] : op_names) list += (list.empty() ? "" : ", ") + std::string(n);
         for (const std::string& n : machine_op_names()) list += ", " + n;
+        list += ", iotlb_window";
         throw input_error(file, ptr + "/op", fmt::format("unknown op \"{}\" (known: {})", op, list));
     }
     s.name = optional_string(in, j, "name", ptr);
@@ -114,7 +121,8 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
         if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
         s.devices = {get_bdf(in, j.at("device"), json_ptr(ptr, "device"))};
         break;
-    case step_op::machine: break; // handled above
+    case step_op::machine:
+    case step_op::iotlb_window: break; // handled above
     case step_op::expect_reason:
         in.check_members(j, ptr, {"op", "name", "device", "contains"});
         if (!j.contains("device")) in.fail(ptr, "missing field \"device\"");
@@ -131,11 +139,12 @@ step parse_step(const json_fields& in, const nlohmann::json& j, const std::strin
 const char* to_string(step_op op) {
     for (const auto& [o, n] : op_names)
         if (o == op) return n;
-    return op == step_op::machine ? "machine" : "?";
+    if (op == step_op::machine) return "machine";
+    return op == step_op::iotlb_window ? "iotlb_window" : "?";
 }
 
 std::string step_label(const step& s) {
-    return s.op == step_op::machine && s.machine ? to_string(s.machine->op) : to_string(s.op);
+    return s.op == step_op::machine && s.machine ? std::string(to_string(s.machine->op)) : std::string(to_string(s.op));
 }
 
 bool needs_machine(const scenario_desc& s) {
@@ -203,7 +212,14 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
     s.description = optional_string(in, j, "description", "");
     optional_string(in, j, "comment", "");
 
-    if (j.contains("platform") == j.contains("lspci"))
+    // A calibration scenario builds its machines in its steps and needs no platform of its own.
+    bool calibration_only = j.contains("steps") && j.at("steps").is_array() && !j.at("steps").empty();
+    if (calibration_only)
+        for (const auto& st : j.at("steps"))
+            calibration_only = calibration_only && st.is_object() && st.contains("op") && st.at("op") == "iotlb_window";
+    if (j.contains("platform") && j.contains("lspci"))
+        throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
+    if (!j.contains("platform") && !j.contains("lspci") && !calibration_only)
         throw input_error(file, "/", "a scenario needs exactly one of \"platform\" or \"lspci\"");
     // Problems with a referenced platform or dump are reported at the field that names it, with the
     // referenced file's own location inside the message.
@@ -217,6 +233,8 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
     if (j.contains("lspci")) {
         const std::string ref = in.get_string(j.at("lspci"), "/lspci");
         s.platform = at_field("lspci", [&] { return load_lspci_ref(ref, dir); });
+    } else if (!j.contains("platform")) {
+        // calibration only: each step names its own platform
     } else if (j.at("platform").is_string()) {
         const std::string ref = j.at("platform").get<std::string>();
         s.platform = at_field("platform", [&] { return load_platform_ref(ref, dir); });
@@ -231,6 +249,17 @@ scenario_desc load_scenario_json(const nlohmann::json& j, const std::string& fil
         const auto& st = j.at("steps");
         if (!st.is_array()) throw input_error(file, "/steps", "expected an array of steps");
         for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(parse_step(in, st[i], json_ptr("/steps", i), dir));
+        // A calibration step elaborates its own machine, and SystemC elaborates once per process.
+        size_t calibrations = 0;
+        for (size_t i = 0; i < s.steps.size(); ++i) {
+            if (s.steps[i].op != step_op::iotlb_window) continue;
+            if (++calibrations > 1)
+                throw input_error(file, json_ptr("/steps", i), "a scenario holds one iotlb_window step (it builds its own machine); "
+                                                                 "put each sweep in its own scenario");
+        }
+        if (calibrations && calibrations != s.steps.size())
+            throw input_error(file, "/steps", "an iotlb_window step builds its own machine: it cannot share a scenario "
+                                              "with group or machine steps");
     }
     return s;
 }

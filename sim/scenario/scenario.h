@@ -11,6 +11,7 @@
 #include "platforms/desc/platform_desc.h"
 #include "sim/core/bdf.h"
 #include "sim/host/kernel_options.h"
+#include "sim/scenario/calibration_step.h"
 #include "sim/scenario/machine_step.h"
 #include "sim/scenario/partition.h"
 
@@ -31,6 +32,7 @@ enum class step_op {
     expect_no_group,       // `device` has no IOMMU group (IOMMU off, or not covered)
     expect_reason,         // the reason of `device`'s group contains `text`
     machine,               // a step on the running machine (domains, DMA, faults): see machine_step.h
+    iotlb_window,          // a calibration experiment on its own machine: see calibration_step.h
 };
 
 const char* to_string(step_op op);
@@ -44,6 +46,7 @@ struct step {
     int count = 0;
     std::string text;
     std::optional<machine_step> machine; // for step_op::machine
+    std::optional<calibration_step> calibration; // for step_op::iotlb_window
 };
 
 // "expect_groups", or the machine step's own op name ("dma").

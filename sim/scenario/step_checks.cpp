@@ -44,7 +44,8 @@ step_result check_step(const step& s, const group_result& r) {
         out.messages.push_back(format_groups_text(r, true));
         break;
     case step_op::machine:
-        // Machine steps run in the runner's machine session, never against the partition alone.
+    case step_op::iotlb_window:
+        // Machine and calibration steps run on a machine, never against the partition alone.
         out.passed = false;
         out.messages.push_back("a machine step cannot be checked against the group partition alone");
         break;
