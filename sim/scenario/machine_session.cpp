@@ -61,9 +61,11 @@ machine_session::machine_session(const scenario_desc& sc) {
     m_kernel->boot();
     m_groups = collect_groups(sc.platform, *m_machine, *m_kernel);
     m_log_lines = m_kernel->log().lines().size();
+    m_process = sc.process;
 }
 
 machine_session::~machine_session() {
+    m_vfio.reset();  // the process exits before the kernel goes
     m_domains.clear();
     m_kernel.reset();
 }
@@ -159,6 +161,12 @@ std::map<std::string, u64> machine_session::stats(unsigned iommu) const {
 step_result machine_session::run(const step& s) {
     step_result out;
     out.source = &s;
+    if (s.vfio) {
+        if (!m_vfio) m_vfio = std::make_unique<vfio_session>(*m_kernel, m_machine->ops(), m_process);
+        m_vfio->run(*s.vfio, out);
+        collect_faults();  // a fault event raised meanwhile is the kernel's to read, as always
+        return out;
+    }
     if (!s.machine) {
         fail(out, "not a machine step");
         return out;

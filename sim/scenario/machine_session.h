@@ -10,6 +10,7 @@
 #include "sim/scenario/group_result.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/step_checks.h"
+#include "sim/scenario/vfio_session.h"
 
 #include <map>
 #include <optional>
@@ -37,7 +38,7 @@ public:
     ~machine_session();
 
     const group_result& groups() const { return m_groups; }
-    // Runs one machine step (s.op == step_op::machine).
+    // Runs one machine step (s.op == step_op::machine), or a VFIO step (s.vfio) in the session's process.
     step_result run(const step& s);
 
 private:
@@ -86,6 +87,8 @@ private:
     u64 m_interrupts_seen = 0;                     // interrupt controller deliveries already looked at
     std::vector<intc::msi_record> m_device_interrupts; // devices' interrupts since the last msi step
     std::vector<size_t> m_history_seen;            // per unit: driver fault history already collected
+    vfio_process_options m_process;                // for the VFIO session, made at the first VFIO step
+    std::unique_ptr<vfio_session> m_vfio;
 };
 
 } // namespace iommusim::scenario

@@ -14,6 +14,7 @@
 #include "sim/scenario/calibration_step.h"
 #include "sim/scenario/machine_step.h"
 #include "sim/scenario/partition.h"
+#include "sim/scenario/vfio_step.h"
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -46,6 +47,7 @@ struct step {
     int count = 0;
     std::string text;
     std::optional<machine_step> machine; // for step_op::machine
+    std::optional<vfio_step> vfio;       // for step_op::machine: a VFIO step instead (see vfio_step.h)
     std::optional<calibration_step> calibration; // for step_op::iotlb_window
 };
 
@@ -58,6 +60,7 @@ struct scenario_desc {
     std::string name, description;
     platforms::platform_desc platform;
     host::kernel_options host;
+    vfio_process_options process;  // "process" and host.allow_unsafe_interrupts, for VFIO steps
     std::vector<step> steps;
 };
 

@@ -176,8 +176,15 @@ std::vector<iova_range> vfio_iommu_type1::compute_iova_list(const std::vector<co
     return list;
 }
 
-int vfio_iommu_type1::attach_group(int gid) {
+int vfio_iommu_type1::attach_group(int gid, bool emulated) {
     if (m_groups.count(gid)) return -EINVAL;
+    if (emulated) {
+        // VFIO_EMULATED_IOMMU: no domain and no checks; its devices pin what they touch.
+        m_emulated_groups.insert(gid);
+        m_groups.insert(gid);
+        m_pinned_scope.insert(gid);
+        return 0;
+    }
     host::iommu_core* core = m_host.iommu();
     const host::iommu_group* grp = m_host.group(gid);
     if (!core || !grp || grp->devices.empty()) return -ENODEV;
@@ -236,6 +243,7 @@ int vfio_iommu_type1::attach_group(int gid) {
             d.groups.push_back(gid);
             m_groups.insert(gid);
             m_iova_list = new_list;
+            ++m_num_non_pinned_groups;  // an IOMMU-backed group can dirty any mapped page
             return 0;
         }
         if (int rc = core->attach_group(dom, gid)) return rc;  // back on the new domain
@@ -268,18 +276,36 @@ int vfio_iommu_type1::attach_group(int gid) {
     m_groups.insert(gid);
     m_iova_list = new_list;
     recompute_pgsize();
+    ++m_num_non_pinned_groups;
     return 0;
 }
 
 void vfio_iommu_type1::detach_group(int gid) {
     if (!m_groups.count(gid)) return;
+    if (m_emulated_groups.erase(gid)) {
+        m_groups.erase(gid);
+        m_pinned_scope.erase(gid);
+        // The last emulated group of a container without domains takes every mapping with it.
+        if (m_emulated_groups.empty() && m_domains.empty()) remove_all();
+        return;
+    }
     host::iommu_core* core = m_host.iommu();
     for (auto it = m_domains.begin(); it != m_domains.end(); ++it) {
         auto g = std::find(it->groups.begin(), it->groups.end(), gid);
         if (g == it->groups.end()) continue;
         // The last group of the last domain: every mapping goes (vfio_iommu_unmap_unpin_all) before
-        // the group leaves the domain.
-        if (m_domains.size() == 1 && it->groups.size() == 1) remove_all();
+        // the group leaves the domain, unless emulated groups remain: then the mappings stay and only
+        // the vendor-pinned pages stay pinned and charged (vfio_iommu_unmap_unpin_reaccount).
+        if (m_domains.size() == 1 && it->groups.size() == 1) {
+            if (m_emulated_groups.empty()) remove_all();
+            else
+                for (auto& [iova, d] : m_dmas) {
+                    for (auto& [piova, p] : d.pfn_list)
+                        if (p.own_pin.empty())
+                            m_mm.pin(d.vaddr + (piova - d.iova), PAGE_SIZE, d.prot & host::IOMMU_WRITE, p.own_pin);
+                    unmap_unpin(d);
+                }
+        }
         if (core) core->detach_group(it->domain, gid);
         it->groups.erase(g);
         if (it->groups.empty()) {
@@ -295,6 +321,13 @@ void vfio_iommu_type1::detach_group(int gid) {
     for (const auto& d : m_domains) all.push_back(&d);
     m_iova_list = compute_iova_list(all, m_groups);
     recompute_pgsize();
+    // A group that could dirty anything leaves: the scope may narrow to pinned pages, so whatever it
+    // might have written is reported once (vfio_iommu_populate_bitmap_full).
+    if (!m_pinned_scope.erase(gid)) {
+        --m_num_non_pinned_groups;
+        if (m_dirty_tracking)
+            for (auto& [iova, d] : m_dmas) d.bitmap.set(0, d.bitmap.bits());
+    }
 }
 
 // vfio_update_pgsize_bitmap: the AND of every domain's sizes, sub-page sizes folded into PAGE_SIZE.
@@ -347,6 +380,7 @@ void vfio_iommu_type1::unmap_unpin(vfio_dma& dma) {
 }
 
 void vfio_iommu_type1::remove_dma(std::map<u64, vfio_dma>::iterator it) {
+    unpin_all_external(it->second);
     unmap_unpin(it->second);
     if (it->second.vaddr_invalid) --m_vaddr_invalid_count;
     m_dmas.erase(it);
@@ -465,11 +499,17 @@ long vfio_iommu_type1::map_dma(unsigned long arg) {
     fresh.prot = prot;
     auto it = m_dmas.emplace(iova, std::move(fresh)).first;
     --m_dma_avail;
-    if (m_domains.empty()) return 0;  // nothing to map into yet: pinned when a domain arrives
-    if (int rc = pin_map(it->second)) {
-        remove_dma(it);
-        return rc;
-    }
+    // Without a domain nothing is pinned yet: pinned when a domain arrives.
+    if (!m_domains.empty())
+        if (int rc = pin_map(it->second)) {
+            remove_dma(it);
+            return rc;
+        }
+    if (m_dirty_tracking)
+        if (int rc = bitmap_alloc(it->second, pgsize)) {
+            remove_dma(it);
+            return rc;
+        }
     return 0;
 }
 
@@ -486,7 +526,14 @@ long vfio_iommu_type1::unmap_dma(unsigned long arg) {
     const bool all = unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL;
     const bool invalidate_vaddr = unmap.flags & VFIO_DMA_UNMAP_FLAG_VADDR;
     if (dirty && (all || invalidate_vaddr)) return -EINVAL;
-    if (dirty && unmap.argsz < minsz + sizeof(vfio_bitmap)) return -EINVAL;
+    vfio_bitmap bitmap{};
+    if (dirty) {
+        if (unmap.argsz < minsz + sizeof(vfio_bitmap)) return -EINVAL;
+        std::memcpy(&bitmap, reinterpret_cast<const unsigned char*>(arg) + minsz, sizeof bitmap);
+        // access_ok() only refuses ranges beyond the user address space; a null buffer faults on copy.
+        if (!bitmap.pgsize) return -EINVAL;  // __ffs(0) is undefined; no size check can pass with it
+        if (int rc = verify_bitmap_size(unmap.size >> __builtin_ctzll(bitmap.pgsize), bitmap.size)) return rc;
+    }
 
     const u64 pgsize = lowest_pgsize(m_pgsize_bitmap);
     u64 iova = unmap.iova, size = unmap.size;
@@ -497,8 +544,8 @@ long vfio_iommu_type1::unmap_dma(unsigned long arg) {
     } else if (!size || (size & (pgsize - 1)) || iova + size - 1 < iova) {
         return -EINVAL;
     }
-    // Dirty tracking is never started in this model (see README), so a bitmap request always fails here.
-    if (dirty) return -EINVAL;
+    // With a bitmap, tracking must be on and at the smallest page size.
+    if (dirty && (!m_dirty_tracking || bitmap.pgsize != pgsize)) return -EINVAL;
 
     if (m_v2 && !all) {
         // No bisecting: a mapping holding iova must start there, one holding the last byte end there.
@@ -530,7 +577,22 @@ long vfio_iommu_type1::unmap_dma(unsigned long arg) {
             ++it;
             continue;
         }
-        unmapped += d.size;
+        if (!d.pfn_list.empty() && !m_devices.empty()) {
+            // Pages pinned by emulated devices: every registered device's dma_unmap must unpin them,
+            // then the walk restarts at this mapping (the kernel BUGs after 10 fruitless retries;
+            // here whatever is still pinned is dropped after the callbacks).
+            const u64 at = d.iova, len = d.size;
+            auto devices = m_devices;
+            for (auto& dev : devices) dev.second(at, len);
+            it = m_dmas.find(at);
+            if (it == m_dmas.end()) continue;
+        }
+        vfio_dma& cur = it->second;
+        if (dirty) {
+            if (!bitmap.data) return -EFAULT;
+            if (int rc = update_user_bitmap(reinterpret_cast<u64*>(bitmap.data), cur, iova, pgsize)) return rc;
+        }
+        unmapped += cur.size;
         auto next = std::next(it);
         remove_dma(it);
         it = next;
@@ -540,7 +602,7 @@ long vfio_iommu_type1::unmap_dma(unsigned long arg) {
     return 0;
 }
 
-// vfio_iommu_type1_dirty_pages: v1 containers refuse; v2 tracking is not modelled yet.
+// vfio_iommu_type1_dirty_pages.
 long vfio_iommu_type1::dirty_pages(unsigned long arg) {
     if (!m_v2) return -EACCES;
     if (!arg) return -EFAULT;
@@ -550,8 +612,78 @@ long vfio_iommu_type1::dirty_pages(unsigned long arg) {
     const u32 mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
                      VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
     if (dirty.argsz < minsz || (dirty.flags & ~mask)) return -EINVAL;
-    if (__builtin_popcount(dirty.flags) != 1) return -EINVAL;
-    return -ENOTTY;
+    if (__builtin_popcount(dirty.flags) != 1) return -EINVAL;  // exactly one operation
+    const u64 pgsize = lowest_pgsize(m_pgsize_bitmap);
+    if (dirty.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+        if (m_dirty_tracking) return 0;
+        // vfio_dma_bitmap_alloc_all: every mapping or none.
+        for (auto& [iova, d] : m_dmas)
+            if (int rc = bitmap_alloc(d, pgsize)) {
+                for (auto& [i2, d2] : m_dmas) d2.bitmap.free();
+                return rc;
+            }
+        m_dirty_tracking = true;
+        return 0;
+    }
+    if (dirty.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+        if (m_dirty_tracking) {
+            m_dirty_tracking = false;
+            for (auto& [iova, d] : m_dmas) d.bitmap.free();
+        }
+        return 0;
+    }
+    return dirty_get_bitmap(arg, dirty.argsz);
+}
+
+// The GET_BITMAP branch of vfio_iommu_type1_dirty_pages, then vfio_iova_dirty_bitmap.
+long vfio_iommu_type1::dirty_get_bitmap(unsigned long arg, u32 argsz) {
+    const size_t minsz = offsetof(vfio_iommu_type1_dirty_bitmap, flags) + sizeof(u32);
+    vfio_iommu_type1_dirty_bitmap_get range{};
+    if (argsz <= minsz || argsz - minsz < sizeof range) return -EINVAL;
+    std::memcpy(&range, reinterpret_cast<const unsigned char*>(arg) + minsz, sizeof range);
+    if (range.iova + range.size < range.iova) return -EINVAL;
+    if (!range.bitmap.pgsize) return -EINVAL;  // __ffs(0): no size or page check could pass
+    if (int rc = verify_bitmap_size(range.size >> __builtin_ctzll(range.bitmap.pgsize), range.bitmap.size)) return rc;
+    const u64 pgsize = lowest_pgsize(m_pgsize_bitmap);
+    if (range.bitmap.pgsize != pgsize) return -EINVAL;  // only the smallest page size
+    if (range.iova & (pgsize - 1)) return -EINVAL;
+    if (!range.size || (range.size & (pgsize - 1))) return -EINVAL;
+    if (!m_dirty_tracking) return -EINVAL;
+    // The range must cover whole mappings: none may start before it or end after it.
+    if (vfio_dma* d = find_dma(range.iova, 1); d && d->iova != range.iova) return -EINVAL;
+    if (vfio_dma* d = find_dma(range.iova + range.size - 1, 0); d && d->iova + d->size != range.iova + range.size)
+        return -EINVAL;
+    for (auto it = m_dmas.lower_bound(range.iova); it != m_dmas.end(); ++it) {
+        vfio_dma& d = it->second;
+        if (d.iova > range.iova + range.size - 1) break;
+        if (!range.bitmap.data) return -EFAULT;
+        if (int rc = update_user_bitmap(reinterpret_cast<u64*>(range.bitmap.data), d, range.iova, pgsize)) return rc;
+        // Reported: what stays dirty is what is still pinned by emulated devices.
+        d.bitmap.clear_all();
+        populate_bitmap(d, pgsize);
+    }
+    return 0;
+}
+
+int vfio_iommu_type1::update_user_bitmap(u64* user, vfio_dma& dma, u64 base_iova, u64 pgsize) {
+    const unsigned shift = unsigned(__builtin_ctzll(pgsize));
+    // Some IOMMU-backed group cannot tell what its devices wrote: every mapped page counts as dirty.
+    if (m_num_non_pinned_groups && dma.iommu_mapped) dma.bitmap.set(0, dma.size >> shift);
+    dma.bitmap.copy_to_user(user, (dma.iova - base_iova) >> shift);
+    return 0;
+}
+
+int vfio_iommu_type1::bitmap_alloc(vfio_dma& dma, u64 pgsize) {
+    const u64 npages = dma.size / pgsize;
+    if (npages > dirty_bitmap_pages_max) return -EINVAL;
+    dma.bitmap.alloc(npages);
+    populate_bitmap(dma, pgsize);
+    return 0;
+}
+
+// vfio_dma_populate_bitmap: pages pinned by emulated devices are considered continuously dirty.
+void vfio_iommu_type1::populate_bitmap(vfio_dma& dma, u64 pgsize) {
+    for (const auto& [iova, p] : dma.pfn_list) dma.bitmap.set((iova - dma.iova) / pgsize, 1);
 }
 
 } // namespace iommusim::vfio

@@ -9,8 +9,10 @@
 //   vfio_iommu_type1_dma_map m{sizeof m, 3, vaddr, iova, size};
 //   t.ioctl(VFIO_IOMMU_MAP_DMA, (unsigned long)&m);   // 0 or -errno, as the kernel's ioctl
 #pragma once
+#include "sim/vfio/vfio_dirty.h"
 #include "sim/vfio/vfio_host.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -35,6 +37,14 @@ struct iova_range {
     friend bool operator==(const iova_range& a, const iova_range& b) { return a.start == b.start && a.end == b.end; }
 };
 
+// struct vfio_pfn: a page of a mapping pinned by an emulated-IOMMU (vendor) driver through
+// vfio_pin_pages, reference counted per IOVA page.
+struct vfio_pfn {
+    u64 phys = 0;
+    unsigned ref_count = 0;
+    std::vector<pin_run> own_pin;  // a pin (and charge) of its own when no IOMMU domain pinned the mapping
+};
+
 // struct vfio_dma: one MAP_DMA.
 struct vfio_dma {
     u64 iova = 0, size = 0, vaddr = 0;
@@ -42,7 +52,13 @@ struct vfio_dma {
     bool iommu_mapped = false; // pinned and mapped into the domains
     bool vaddr_invalid = false;
     std::vector<pin_run> runs; // what pinning returned, in vaddr order
+    std::map<u64, vfio_pfn> pfn_list;  // vendor-pinned pages by IOVA (empty unless vfio_pin_pages ran)
+    dirty_bitmap bitmap;       // one bit per smallest IOMMU page while dirty tracking is on, else empty
 };
+
+// An emulated-IOMMU device registered with the backend (vfio_iommu_type1_register_device): its driver's
+// dma_unmap callback must unpin every page it pinned in [iova, iova + size) before returning.
+using dma_unmap_fn = std::function<void(u64 iova, u64 size)>;
 
 class vfio_iommu_type1 {
 public:
@@ -57,14 +73,31 @@ public:
     int check_extension(unsigned long ext) const;
     static int static_check_extension(unsigned long ext);
 
-    // vfio_iommu_type1_attach_group / detach_group.
-    int attach_group(int group);
+    // vfio_iommu_type1_attach_group / detach_group. emulated: a group of emulated-IOMMU (mdev-like)
+    // devices: no domain, starts inside the pinned-page dirty scope.
+    int attach_group(int group, bool emulated = false);
     void detach_group(int group);
     bool has_group(int group) const;
 
     // The container ioctls this backend serves: GET_INFO, MAP_DMA, UNMAP_DMA, DIRTY_PAGES. arg points at
     // the uapi struct. Returns 0 or -errno; -ENOTTY for anything else.
     long ioctl(unsigned long request, unsigned long arg);
+
+    // Emulated-IOMMU pinning (vfio_iommu_type1_{register,unregister}_device, _pin_pages, _unpin_pages;
+    // implemented in vfio_pin_pages.cpp). pin_pages: npage (phys of each page appended to `pages`) or
+    // -EACCES (v1), -EBUSY (a vaddr is invalidated: 6.1 would wait), -EINVAL (no registered device, an
+    // IOVA outside every mapping, no struct page), -EPERM (prot beyond the mapping's), -EFAULT/-ENOMEM
+    // (pinning); on error nothing of this call stays pinned. The group enters the pinned-page scope.
+    void register_device(const void* device, dma_unmap_fn dma_unmap);
+    void unregister_device(const void* device);
+    long pin_pages(int group, u64 iova, int npage, int prot, std::vector<u64>* pages);
+    void unpin_pages(u64 iova, int npage);  // stops at the first page outside every mapping
+
+    // Dirty tracking observation: on/off, and how many IOMMU-backed groups are outside the pinned-page
+    // scope (non-zero: every IOMMU-mapped page is reported dirty).
+    bool dirty_tracking() const { return m_dirty_tracking; }
+    unsigned num_non_pinned_groups() const { return m_num_non_pinned_groups; }
+    bool pinned_page_dirty_scope(int group) const { return m_pinned_scope.count(group) != 0; }
 
     // Observation for tests, scenario steps and the C API's DMA.
     const std::map<u64, vfio_dma>& mappings() const { return m_dmas; }
@@ -88,6 +121,15 @@ private:
     long map_dma(unsigned long arg);
     long unmap_dma(unsigned long arg);
     long dirty_pages(unsigned long arg);
+    long dirty_get_bitmap(unsigned long arg, u32 argsz);
+    // update_user_bitmap: the mapping's dirty bits (all of them when a group is outside the pinned scope)
+    // into the user's bitmap whose bit 0 is base_iova. 0 or -EFAULT.
+    int update_user_bitmap(u64* user, vfio_dma& dma, u64 base_iova, u64 pgsize);
+    // vfio_dma_bitmap_alloc + vfio_dma_populate_bitmap: -EINVAL when the mapping has too many pages.
+    int bitmap_alloc(vfio_dma& dma, u64 pgsize);
+    void populate_bitmap(vfio_dma& dma, u64 pgsize);
+    void unpin_external(vfio_dma& dma, u64 iova);
+    void unpin_all_external(vfio_dma& dma);
 
     // vfio_find_dma: a mapping overlapping [start, start + size), with the kernel's size-0 meaning.
     vfio_dma* find_dma(u64 start, u64 size);
@@ -112,6 +154,11 @@ private:
     unsigned m_dma_avail;
     u64 m_pgsize_bitmap;
     unsigned m_vaddr_invalid_count = 0;
+    bool m_dirty_tracking = false;
+    unsigned m_num_non_pinned_groups = 0;  // IOMMU-backed groups outside the pinned-page dirty scope
+    std::set<int> m_pinned_scope;          // groups inside it
+    std::set<int> m_emulated_groups;       // emulated_iommu_groups
+    std::vector<std::pair<const void*, dma_unmap_fn>> m_devices;  // device_list
 };
 
 } // namespace iommusim::vfio

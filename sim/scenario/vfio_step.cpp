@@ -1,0 +1,262 @@
+#include "sim/scenario/vfio_step.h"
+
+#include "platforms/desc/json_fields.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace iommusim::scenario {
+
+namespace {
+
+constexpr std::array<std::pair<vfio_op, const char*>, 18> k_ops{{
+    {vfio_op::bind, "bind"},
+    {vfio_op::process_alloc, "process_alloc"},
+    {vfio_op::write_process_memory, "write_process_memory"},
+    {vfio_op::expect_process_memory, "expect_process_memory"},
+    {vfio_op::open_container, "vfio_open_container"},
+    {vfio_op::open_group, "vfio_open_group"},
+    {vfio_op::close, "vfio_close"},
+    {vfio_op::group_status, "vfio_group_status"},
+    {vfio_op::set_container, "vfio_set_container"},
+    {vfio_op::unset_container, "vfio_unset_container"},
+    {vfio_op::set_iommu, "vfio_set_iommu"},
+    {vfio_op::map_dma, "vfio_map_dma"},
+    {vfio_op::unmap_dma, "vfio_unmap_dma"},
+    {vfio_op::get_device_fd, "vfio_get_device_fd"},
+    {vfio_op::dirty_pages, "vfio_dirty_pages"},
+    {vfio_op::dirty_bitmap, "vfio_dirty_bitmap"},
+    {vfio_op::pin_pages, "vfio_pin_pages"},
+    {vfio_op::unpin_pages, "vfio_unpin_pages"},
+}};
+
+using platforms::json_fields;
+using platforms::json_ptr;
+
+const nlohmann::json& required(const json_fields& in, const nlohmann::json& j, const char* key, const std::string& ptr) {
+    if (!j.contains(key)) in.fail(ptr, fmt::format("missing field \"{}\"", key));
+    return j.at(key);
+}
+
+std::string name_field(const json_fields& in, const nlohmann::json& j, const char* key, const std::string& ptr) {
+    const std::string s = in.get_string(required(in, j, key, ptr), json_ptr(ptr, key));
+    if (s.empty()) in.fail(json_ptr(ptr, key), fmt::format("a {} needs a name", key));
+    return s;
+}
+
+bdf bdf_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
+    const std::string p = json_ptr(ptr, "device");
+    const std::string s = in.get_string(required(in, j, "device", ptr), p);
+    auto b = bdf::parse(s);
+    if (!b) in.fail(p, fmt::format("\"{}\" is not a BDF (dddd:bb:dd.f)", s));
+    return *b;
+}
+
+std::string one_of(const json_fields& in, const nlohmann::json& j, const char* key, const std::string& ptr,
+                    std::initializer_list<const char*> allowed) {
+    const std::string p = json_ptr(ptr, key);
+    const std::string s = in.get_string(required(in, j, key, ptr), p);
+    std::string list;
+    for (const char* a : allowed) {
+        if (s == a) return s;
+        list += (list.empty() ? "" : ", ") + std::string(a);
+    }
+    in.fail(p, fmt::format("\"{}\" is not one of {}", s, list));
+}
+
+// A page-aligned, non-zero, non-wrapping IOVA range.
+void iova_range(const json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s) {
+    s.iova = in.get_uint(required(in, j, "iova", ptr), json_ptr(ptr, "iova"), ~u64(0));
+    s.size = in.get_size(required(in, j, "size", ptr), json_ptr(ptr, "size"));
+    if (s.iova + s.size < s.iova) in.fail(json_ptr(ptr, "size"), "the range wraps past the end of the 64-bit space");
+}
+
+std::vector<std::pair<u64, u64>> dirty_ranges(const json_fields& in, const nlohmann::json& v, const std::string& ptr) {
+    if (!v.is_array()) in.fail(ptr, "expected an array of [iova, size] pairs");
+    std::vector<std::pair<u64, u64>> out;
+    for (size_t i = 0; i < v.size(); ++i) {
+        const std::string p = json_ptr(ptr, i);
+        if (!v[i].is_array() || v[i].size() != 2) in.fail(p, "expected [iova, size]");
+        const u64 a = in.get_uint(v[i][0], json_ptr(p, 0), ~u64(0));
+        const u64 n = in.get_size(v[i][1], json_ptr(p, 1));
+        if ((a | n) & 0xfff || !n || a + n < a) in.fail(p, "a dirty range is whole 4 KiB pages, non-empty and not wrapping");
+        out.emplace_back(a, n);
+    }
+    return out;
+}
+
+u32 pattern_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
+    return u32(in.get_uint(required(in, j, "pattern", ptr), json_ptr(ptr, "pattern"), 0xffffffff));
+}
+
+} // namespace
+
+const char* to_string(vfio_op op) {
+    for (const auto& [o, n] : k_ops)
+        if (o == op) return n;
+    return "?";
+}
+
+const std::vector<std::string>& vfio_op_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (const auto& kv : k_ops) v.push_back(kv.second);
+        return v;
+    }();
+    return names;
+}
+
+vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const std::string& ptr, const std::string& op) {
+    vfio_step s;
+    for (const auto& [o, n] : k_ops)
+        if (op == n) s.op = o;
+    auto errno_field = [&] {
+        if (j.contains("expect_errno"))
+            s.expect_errno = int(in.get_uint(j.at("expect_errno"), json_ptr(ptr, "expect_errno"), 4095));
+    };
+    auto prot_field = [&] {
+        if (!j.contains("prot")) return;
+        const std::string p = one_of(in, j, "prot", ptr, {"r", "w", "rw"});
+        s.prot = (p.find('r') != std::string::npos ? 1u : 0u) | (p.find('w') != std::string::npos ? 2u : 0u);
+    };
+    auto buffer_range = [&](bool size_required) {
+        s.buffer = name_field(in, j, "buffer", ptr);
+        if (j.contains("offset")) s.offset = in.get_uint(j.at("offset"), json_ptr(ptr, "offset"), u64(1) << 46);
+        if (size_required || j.contains("size")) {
+            s.size = in.get_size(required(in, j, "size", ptr), json_ptr(ptr, "size"));
+            if (!s.size) in.fail(json_ptr(ptr, "size"), "size must not be zero");
+            if (s.size > (u64(1) << 30)) in.fail(json_ptr(ptr, "size"), "at most 1 GiB per step");
+        }
+    };
+    switch (s.op) {
+    case vfio_op::bind:
+        in.check_members(j, ptr, {"op", "name", "device", "driver", "expect_errno"});
+        s.device = bdf_field(in, j, ptr);
+        s.driver = name_field(in, j, "driver", ptr);
+        errno_field();
+        break;
+    case vfio_op::process_alloc:
+        in.check_members(j, ptr, {"op", "name", "buffer", "size", "huge", "writable"});
+        buffer_range(true);
+        if (s.size & 0xfff) in.fail(json_ptr(ptr, "size"), "a mapping is whole 4 KiB pages");
+        if (j.contains("huge")) s.huge = in.get_bool(j.at("huge"), json_ptr(ptr, "huge"));
+        if (j.contains("writable") && !in.get_bool(j.at("writable"), json_ptr(ptr, "writable"))) s.prot = 1;
+        break;
+    case vfio_op::write_process_memory:
+    case vfio_op::expect_process_memory:
+        in.check_members(j, ptr, {"op", "name", "buffer", "offset", "size", "pattern"});
+        buffer_range(true);
+        s.pattern = pattern_field(in, j, ptr);
+        break;
+    case vfio_op::open_container:
+        in.check_members(j, ptr, {"op", "name", "container", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        errno_field();
+        break;
+    case vfio_op::open_group:
+        in.check_members(j, ptr, {"op", "name", "group", "device", "expect_errno"});
+        s.group = name_field(in, j, "group", ptr);
+        s.device = bdf_field(in, j, ptr);
+        errno_field();
+        break;
+    case vfio_op::close:
+        in.check_members(j, ptr, {"op", "name", "container", "group"});
+        if (j.contains("container") == j.contains("group")) in.fail(ptr, "needs exactly one of \"container\" or \"group\"");
+        if (j.contains("container")) s.container = name_field(in, j, "container", ptr);
+        else s.group = name_field(in, j, "group", ptr);
+        break;
+    case vfio_op::group_status:
+        in.check_members(j, ptr, {"op", "name", "group", "viable", "container_set", "expect_errno"});
+        s.group = name_field(in, j, "group", ptr);
+        if (j.contains("viable")) s.viable = in.get_bool(j.at("viable"), json_ptr(ptr, "viable"));
+        if (j.contains("container_set")) s.container_set = in.get_bool(j.at("container_set"), json_ptr(ptr, "container_set"));
+        errno_field();
+        break;
+    case vfio_op::set_container:
+        in.check_members(j, ptr, {"op", "name", "group", "container", "expect_errno"});
+        s.group = name_field(in, j, "group", ptr);
+        s.container = name_field(in, j, "container", ptr);
+        errno_field();
+        break;
+    case vfio_op::unset_container:
+        in.check_members(j, ptr, {"op", "name", "group", "expect_errno"});
+        s.group = name_field(in, j, "group", ptr);
+        errno_field();
+        break;
+    case vfio_op::set_iommu:
+        in.check_members(j, ptr, {"op", "name", "container", "type", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        s.type = one_of(in, j, "type", ptr, {"type1", "type1v2"});
+        errno_field();
+        break;
+    case vfio_op::map_dma:
+        in.check_members(j, ptr, {"op", "name", "container", "buffer", "offset", "iova", "size", "prot", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        s.buffer = name_field(in, j, "buffer", ptr);
+        if (j.contains("offset")) s.offset = in.get_uint(j.at("offset"), json_ptr(ptr, "offset"), u64(1) << 46);
+        iova_range(in, j, ptr, s);
+        prot_field();
+        errno_field();
+        break;
+    case vfio_op::unmap_dma:
+        in.check_members(j, ptr, {"op", "name", "container", "iova", "size", "expect_unmapped", "dirty_bitmap",
+                                  "expect_dirty", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        iova_range(in, j, ptr, s);
+        if (j.contains("expect_unmapped")) s.expect_unmapped = in.get_size(j.at("expect_unmapped"), json_ptr(ptr, "expect_unmapped"));
+        if (j.contains("dirty_bitmap")) s.get_dirty_bitmap = in.get_bool(j.at("dirty_bitmap"), json_ptr(ptr, "dirty_bitmap"));
+        if (j.contains("expect_dirty")) {
+            if (!s.get_dirty_bitmap) in.fail(json_ptr(ptr, "expect_dirty"), "needs \"dirty_bitmap\": true");
+            s.expect_dirty = dirty_ranges(in, j.at("expect_dirty"), json_ptr(ptr, "expect_dirty"));
+        }
+        errno_field();
+        break;
+    case vfio_op::get_device_fd:
+        in.check_members(j, ptr, {"op", "name", "group", "device", "expect_errno"});
+        s.group = name_field(in, j, "group", ptr);
+        s.device = bdf_field(in, j, ptr);
+        errno_field();
+        break;
+    case vfio_op::dirty_pages:
+        in.check_members(j, ptr, {"op", "name", "container", "action", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        s.action = one_of(in, j, "action", ptr, {"start", "stop"});
+        errno_field();
+        break;
+    case vfio_op::dirty_bitmap:
+        in.check_members(j, ptr, {"op", "name", "container", "iova", "size", "expect_dirty", "expect_errno"});
+        s.container = name_field(in, j, "container", ptr);
+        iova_range(in, j, ptr, s);
+        if (s.size > (u64(1) << 40)) in.fail(json_ptr(ptr, "size"), "at most 1 TiB per bitmap step");
+        if (j.contains("expect_dirty")) s.expect_dirty = dirty_ranges(in, j.at("expect_dirty"), json_ptr(ptr, "expect_dirty"));
+        errno_field();
+        break;
+    case vfio_op::pin_pages:
+    case vfio_op::unpin_pages:
+        in.check_members(j, ptr, {"op", "name", "device", "iova", "npage", "prot", "expect_errno"});
+        s.device = bdf_field(in, j, ptr);
+        s.iova = in.get_uint(required(in, j, "iova", ptr), json_ptr(ptr, "iova"), ~u64(0));
+        if (j.contains("npage")) s.npage = int(in.get_uint(j.at("npage"), json_ptr(ptr, "npage"), 1 << 20));
+        prot_field();
+        if (s.op == vfio_op::pin_pages) errno_field();
+        else if (j.contains("expect_errno") || j.contains("prot"))
+            in.fail(ptr, "vfio_unpin_pages returns nothing: no \"expect_errno\" or \"prot\"");
+        break;
+    }
+    return s;
+}
+
+void parse_process_options(const json_fields& in, const nlohmann::json& j, const std::string& ptr,
+                           vfio_process_options& out) {
+    in.require_object(j, ptr);
+    in.check_members(j, ptr, {"memlock", "cap_ipc_lock"});
+    if (j.contains("memlock")) {
+        const auto& m = j.at("memlock");
+        out.memlock = m.is_string() && m.get<std::string>() == "unlimited" ? ~u64(0) : in.get_size(m, json_ptr(ptr, "memlock"));
+    }
+    if (j.contains("cap_ipc_lock")) out.cap_ipc_lock = in.get_bool(j.at("cap_ipc_lock"), json_ptr(ptr, "cap_ipc_lock"));
+}
+
+} // namespace iommusim::scenario

@@ -1,0 +1,89 @@
+// Scenario steps that drive the VFIO core (sim/vfio) on the booted machine as a user process would:
+// driver binding through sysfs, /dev/vfio containers and groups under names the scenario chooses, the
+// type1 ioctls with the errno each is expected to return (default: success), the process's memory that
+// MAP_DMA pins, dirty tracking, and a vendor driver pinning through vfio_pin_pages. Parsed and validated
+// here (pure); the machine session executes them (vfio_session).
+//
+//   { "op": "bind", "device": "0000:01:00.0", "driver": "vfio-pci" }
+//   { "op": "vfio_open_container", "container": "c" }
+//   { "op": "vfio_open_group", "group": "g", "device": "0000:01:00.0" }      the device's IOMMU group
+//   { "op": "vfio_group_status", "group": "g", "viable": true, "container_set": false }
+//   { "op": "vfio_set_container", "group": "g", "container": "c" }
+//   { "op": "vfio_set_iommu", "container": "c", "type": "type1v2" }
+//   { "op": "process_alloc", "buffer": "buf", "size": "2M" }
+//   { "op": "vfio_map_dma", "container": "c", "buffer": "buf", "iova": "0x100000", "size": "2M", "prot": "rw" }
+//   { "op": "vfio_get_device_fd", "group": "g", "device": "0000:01:00.0" }
+//   { "op": "expect_process_memory", "buffer": "buf", "offset": 0, "size": 64, "pattern": "0xa5a5a5a5" }
+#pragma once
+#include "sim/core/bdf.h"
+#include "sim/core/types.h"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iommusim::platforms {
+class json_fields;
+}
+
+namespace iommusim::scenario {
+
+enum class vfio_op {
+    bind,                  // sysfs driver_override + bind of `device` to `driver` ("vfio-pci", "none", a host driver)
+    process_alloc,         // an anonymous mapping of `size` bytes in the process, named `buffer`
+    write_process_memory,  // the process writes `pattern` to [offset, offset + size) of `buffer`
+    expect_process_memory, // the process reads `pattern` there
+    open_container,        // open("/dev/vfio/vfio") as `container`
+    open_group,            // open("/dev/vfio/<group of device>") as `group`
+    close,                 // close(2) of the fd named `container` or `group`
+    group_status,          // GROUP_GET_STATUS: `viable`, `container_set`
+    set_container,         // GROUP_SET_CONTAINER
+    unset_container,       // GROUP_UNSET_CONTAINER
+    set_iommu,             // SET_IOMMU `type` type1 | type1v2
+    map_dma,               // MAP_DMA of `buffer` + `offset` at `iova`, `size`, `prot`
+    unmap_dma,             // UNMAP_DMA [iova, iova + size); `expect_unmapped`; `dirty_bitmap`: with GET_DIRTY_BITMAP
+    get_device_fd,         // GROUP_GET_DEVICE_FD of `device`
+    dirty_pages,           // DIRTY_PAGES `action` start | stop
+    dirty_bitmap,          // DIRTY_PAGES GET_BITMAP of [iova, iova + size): `expect_dirty`
+    pin_pages,             // the device's vendor driver: vfio_pin_pages(iova, npage, prot)
+    unpin_pages,           // vfio_unpin_pages(iova, npage)
+};
+const char* to_string(vfio_op op);
+const std::vector<std::string>& vfio_op_names();
+
+struct vfio_step {
+    vfio_op op = vfio_op::open_container;
+    std::optional<bdf> device;
+    std::string driver, container, group, buffer;
+    std::string type;                     // set_iommu: type1 | type1v2
+    std::string action;                   // dirty_pages: start | stop
+    u64 iova = 0, size = 0, offset = 0;
+    unsigned prot = 3;                    // bit 0 read, bit 1 write
+    bool huge = false;                    // process_alloc: a THP-like mapping
+    u32 pattern = 0;
+    int npage = 1;
+    int expect_errno = 0;                 // 0: success; else the positive errno the call must fail with
+    std::optional<bool> viable, container_set;
+    std::optional<u64> expect_unmapped;
+    bool get_dirty_bitmap = false;        // unmap_dma: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP
+    // dirty_bitmap / unmap_dma with a bitmap: the dirty pages must be exactly these [iova, iova + size)
+    // ranges (page granular); empty: none dirty.
+    std::optional<std::vector<std::pair<u64, u64>>> expect_dirty;
+};
+
+// Parses a step whose "op" is one of vfio_op_names(); throws input_error with the JSON pointer.
+vfio_step parse_vfio_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr,
+                          const std::string& op);
+
+// Options of the process and of the vfio modules a scenario runs VFIO steps with: the scenario's
+// "process" object (memlock, cap_ipc_lock) and the host option allow_unsafe_interrupts.
+struct vfio_process_options {
+    u64 memlock = 8 << 20;                // RLIMIT_MEMLOCK in bytes (~0: unlimited)
+    bool cap_ipc_lock = false;
+    bool allow_unsafe_interrupts = false; // vfio_iommu_type1.allow_unsafe_interrupts
+};
+void parse_process_options(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr,
+                           vfio_process_options& out);
+
+} // namespace iommusim::scenario
