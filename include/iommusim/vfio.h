@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,13 @@ int iommusim_open(struct iommusim *s, const char *path, int flags);
 /* ioctl(2) on an fd from iommusim_open or VFIO_GROUP_GET_DEVICE_FD: one argument (integer or pointer). */
 int iommusim_ioctl(struct iommusim *s, int fd, unsigned long request, ...);
 int iommusim_close(struct iommusim *s, int fd);
+/* pread(2)/pwrite(2) on a device fd: offset = region index << 40 (VFIO_PCI_INDEX_TO_OFFSET as
+ * VFIO_DEVICE_GET_REGION_INFO reports it) + offset in the region. CONFIG goes through vfio-pci's virtual
+ * config space, BARs through the machine's MMIO path. Bytes transferred, or -1 with errno (EINVAL: bad
+ * region/offset or a non-device fd, EFAULT: config access past its end, EIO: memory decode disabled,
+ * EBADF). Eventfds for VFIO_DEVICE_SET_IRQS are real eventfd(2) descriptors of the calling process. */
+ssize_t iommusim_pread(struct iommusim *s, int fd, void *buf, size_t count, off_t offset);
+ssize_t iommusim_pwrite(struct iommusim *s, int fd, const void *buf, size_t count, off_t offset);
 
 /* The device at bdf ("0000:01:00.0") does a DMA of len bytes at iova through the machine: its requester
  * ID, the PCIe fabric and the IOMMU. write != 0: the device writes buf to memory; else it reads into buf.

@@ -111,7 +111,17 @@ long vfio_core::ioctl(int fd, unsigned long request, unsigned long arg) {
         };
         return e.group->ioctl(request, arg, lookup);
     }
-    case fd_kind::device: return e.device->ioctl(request, arg);
+    case fd_kind::device: {
+        // HOT_RESET's group fds: open (-EBADF) and VFIO group files (-EINVAL).
+        auto lookup = [this](int gfd, int& group) {
+            auto f = m_fds.find(gfd);
+            if (f == m_fds.end()) return -EBADF;
+            if (f->second.kind != fd_kind::group) return -EINVAL;
+            group = f->second.group->id();
+            return 0;
+        };
+        return e.device->ioctl(request, arg, lookup);
+    }
     }
     return -ENOTTY;
 }
@@ -129,12 +139,24 @@ long vfio_core::get_device_fd(const std::shared_ptr<vfio_group>& g, unsigned lon
     if (!found) return -ENODEV;
     if (int rc = g->use_container()) return rc;
     auto& dev = m_devices[name];
-    if (!dev) dev = std::make_shared<vfio_device>(*found, g->id());
+    if (!dev) dev = std::make_shared<vfio_device>(*found, g->id(), &m_host, &m_irq_router);
     dev->open();
     ++m_group_file_refs[g->id()];
     const int fd = alloc_fd();
     m_fds[fd] = fd_entry{fd_kind::device, {}, g, dev};
     return fd;
+}
+
+long vfio_core::rw(int fd, void* buf, u64 count, u64 offset, bool write) {
+    auto it = m_fds.find(fd);
+    if (it == m_fds.end()) return -EBADF;
+    if (it->second.kind != fd_kind::device) return -EINVAL;  // container and group files have no read/write
+    return it->second.device->rw(buf, count, offset, write);
+}
+
+std::shared_ptr<vfio_device> vfio_core::device(const std::string& name) const {
+    auto it = m_devices.find(name);
+    return it == m_devices.end() ? nullptr : it->second;
 }
 
 std::optional<fd_kind> vfio_core::kind(int fd) const {

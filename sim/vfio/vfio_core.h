@@ -35,6 +35,12 @@ public:
     int close(int fd);
     // ioctl(2): the request's result (>= 0) or -errno; -EBADF for an fd that is not open.
     long ioctl(int fd, unsigned long request, unsigned long arg);
+    // pread(2)/pwrite(2) on a device fd (region index << 40 | offset): bytes or -errno (-EBADF for an fd
+    // that is not open, -EINVAL for one that is not a device).
+    long rw(int fd, void* buf, u64 count, u64 offset, bool write);
+    // The host vectors of vfio-pci's MSI/MSI-X: the interrupt controller's arrivals go to deliver().
+    vfio_pci_irq_router& irq_router() { return m_irq_router; }
+    std::shared_ptr<vfio_device> device(const std::string& name) const;
 
     std::optional<fd_kind> kind(int fd) const;
     vfio_container* container_of_fd(int fd) const;  // the container behind a container fd
@@ -62,6 +68,7 @@ private:
     vfio_host& m_host;
     vfio_mm& m_mm;
     vfio_options m_options;
+    vfio_pci_irq_router m_irq_router;  // before the devices: they free their vectors into it
     std::map<int, fd_entry> m_fds;
     std::map<int, std::shared_ptr<vfio_group>> m_groups;
     std::map<int, int> m_group_file_refs;  // group fd + device fds of each group

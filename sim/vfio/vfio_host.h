@@ -11,6 +11,7 @@
 
 namespace iommusim::host {
 class iommu_core;
+class kernel;
 struct iommu_group;
 struct pci_dev;
 } // namespace iommusim::host
@@ -48,6 +49,9 @@ public:
     // bound), -EBUSY (another owner, or the group is on a non-default domain).
     virtual int claim_dma_owner(int group, const void* owner) = 0;
     virtual void release_dma_owner(int group, const void* owner) = 0;
+    // The kernel behind the devices, for vfio-pci's hardware access (config space, MMIO, resets, MSI
+    // composition); nullptr for a host without hardware (then device fds answer DEVICE_GET_INFO only).
+    virtual host::kernel* kernel() { return nullptr; }
 };
 
 } // namespace iommusim::vfio

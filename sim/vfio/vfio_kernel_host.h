@@ -20,6 +20,7 @@ public:
     bool group_viable(int group) const override;
     int claim_dma_owner(int group, const void* owner) override;
     void release_dma_owner(int group, const void* owner) override;
+    host::kernel* kernel() override { return &m_kernel; }
 
 private:
     host::kernel& m_kernel;

@@ -171,6 +171,15 @@ long iommusim_session_ioctl(iommusim_session* s, int fd, unsigned long request, 
     return r < 0 ? fail(int(-r)) : r;
 }
 
+// pread(2)/pwrite(2): a negative offset is -EINVAL as the VFS says; the rest is vfio_pci_rw's answer.
+long iommusim_session_rw(iommusim_session* s, int fd, void* buf, size_t count, long long offset, int write) {
+    if (!s) return fail(EFAULT);
+    if (offset < 0) return fail(EINVAL);
+    if (!buf && count) return fail(EFAULT);
+    const long r = s->vfio->rw(fd, buf, count, u64(offset), write != 0);
+    return r < 0 ? fail(int(-r)) : r;
+}
+
 int iommusim_session_close(iommusim_session* s, int fd) {
     if (!s) return fail(EFAULT);
     const int r = s->vfio->close(fd);

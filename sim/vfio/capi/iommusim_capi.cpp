@@ -33,6 +33,14 @@ int iommusim_ioctl(struct iommusim* s, int fd, unsigned long request, ...) {
     return int(iommusim_session_ioctl(s ? s->session : nullptr, fd, request, arg));
 }
 
+ssize_t iommusim_pread(struct iommusim* s, int fd, void* buf, size_t count, off_t offset) {
+    return iommusim_session_rw(s ? s->session : nullptr, fd, buf, count, offset, 0);
+}
+
+ssize_t iommusim_pwrite(struct iommusim* s, int fd, const void* buf, size_t count, off_t offset) {
+    return iommusim_session_rw(s ? s->session : nullptr, fd, const_cast<void*>(buf), count, offset, 1);
+}
+
 int iommusim_close(struct iommusim* s, int fd) { return iommusim_session_close(s ? s->session : nullptr, fd); }
 
 int iommusim_dma(struct iommusim* s, const char* bdf, uint64_t iova, void* buf, size_t len, int write) {
