@@ -87,6 +87,15 @@ std::vector<std::pair<u64, u64>> dirty_ranges(const json_fields& in, const nlohm
     return out;
 }
 
+u64 offset_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
+    const auto& o = j.at("offset");
+    // A number, "0x1000", or a size such as "512K" (which may not be zero).
+    const bool plain = o.is_number() || (o.is_string() && o.get<std::string>().rfind("0x", 0) == 0);
+    const u64 v = plain ? in.get_uint(o, json_ptr(ptr, "offset"), ~u64(0)) : in.get_size(o, json_ptr(ptr, "offset"));
+    if (v > (u64(1) << 46)) in.fail(json_ptr(ptr, "offset"), "the offset lies beyond any process mapping");
+    return v;
+}
+
 u32 pattern_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
     return u32(in.get_uint(required(in, j, "pattern", ptr), json_ptr(ptr, "pattern"), 0xffffffff));
 }
@@ -123,7 +132,7 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
     };
     auto buffer_range = [&](bool size_required) {
         s.buffer = name_field(in, j, "buffer", ptr);
-        if (j.contains("offset")) s.offset = in.get_uint(j.at("offset"), json_ptr(ptr, "offset"), u64(1) << 46);
+        if (j.contains("offset")) s.offset = offset_field(in, j, ptr);
         if (size_required || j.contains("size")) {
             s.size = in.get_size(required(in, j, "size", ptr), json_ptr(ptr, "size"));
             if (!s.size) in.fail(json_ptr(ptr, "size"), "size must not be zero");
@@ -195,7 +204,7 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
         in.check_members(j, ptr, {"op", "name", "container", "buffer", "offset", "iova", "size", "prot", "expect_errno"});
         s.container = name_field(in, j, "container", ptr);
         s.buffer = name_field(in, j, "buffer", ptr);
-        if (j.contains("offset")) s.offset = in.get_uint(j.at("offset"), json_ptr(ptr, "offset"), u64(1) << 46);
+        if (j.contains("offset")) s.offset = offset_field(in, j, ptr);
         iova_range(in, j, ptr, s);
         prot_field();
         errno_field();
