@@ -451,26 +451,26 @@ void machine_session::expect_fault(const machine_step& m, step_result& out) {
         if (m.fault_address && f.address != (*m.fault_address & ~u64(0xfff))) continue;
         if (m.fault_write && f.write != *m.fault_write) continue;
         m_faults_checked = i + 1;
-        out.messages.push_back(fmt::format("fault record: source {} reason {:#x} ({}) address {:#x} {}", m.device->str(),
-                                           f.reason, vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address,
-                                           f.write ? "write" : "read"));
+        out.messages.push_back("fault record: " + describe(f));
         return;
     }
     std::string seen;
     for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
-        seen += fmt::format("\n  sid {:04x} reason {:#x} address {:#x} {}", m_faults[i].sid, m_faults[i].reason,
-                            m_faults[i].address, m_faults[i].write ? "write" : "read");
+        seen += "\n  " + describe(m_faults[i]);
     fail(out, fmt::format("no matching fault record for {}{}", m.device->str(),
                           seen.empty() ? " (no records)" : "; records:" + seen));
+}
+
+std::string machine_session::describe(const fault_seen& f) {
+    return fmt::format("sid {:04x} reason {:#x} ({}) address {:#x} {}", f.sid, f.reason,
+                       vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address, f.write ? "write" : "read");
 }
 
 void machine_session::expect_no_fault(const machine_step& m, step_result& out) {
     collect_faults();
     for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
         if (m_faults[i].iommu == m.iommu)
-            fail(out, fmt::format("unexpected fault record: sid {:04x} reason {:#x} ({}) address {:#x}", m_faults[i].sid,
-                                  m_faults[i].reason, vtd::fault_reason_name(vtd::fault_reason(m_faults[i].reason)),
-                                  m_faults[i].address));
+            fail(out, "unexpected fault record: " + describe(m_faults[i]));
     m_faults_checked = m_faults.size();
 }
 
@@ -501,9 +501,7 @@ void machine_session::print_faults(const machine_step& m, step_result& out) {
     collect_faults();
     for (const fault_seen& f : m_faults)
         if (f.iommu == m.iommu)
-            out.messages.push_back(fmt::format("sid {:04x} reason {:#x} ({}) address {:#x} {}", f.sid, f.reason,
-                                               vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address,
-                                               f.write ? "write" : "read"));
+            out.messages.push_back(describe(f));
     const auto& lines = m_kernel->log().lines();
     for (size_t i = m_log_lines; i < lines.size(); ++i) out.messages.push_back(lines[i].text);
     m_log_lines = lines.size();

@@ -50,6 +50,7 @@ private:
         bool write = false;
     };
 
+    static std::string describe(const fault_seen& f); // one line, as the reports print a record
     host::pci_dev* device(const bdf& b, step_result& out);
     std::shared_ptr<host::iommu_domain> domain(const std::string& name, step_result& out);
     void collect_faults();

@@ -264,7 +264,7 @@ void vfio_pci_irqs::intx_disable() {
     m_type = none;
 }
 
-// vfio_pci_set_intx_mask: MASK with EVENTFD data is not implemented by 6.1 (-EINVAL).
+// vfio_pci_set_intx_mask: 6.1 accepts DATA_NONE and DATA_BOOL for MASK and rejects DATA_EVENTFD (-EINVAL).
 long vfio_pci_irqs::intx_mask(u32 start, u32 count, u32 flags, const u8* data) {
     if (m_type != intx || start != 0 || count != 1) return -EINVAL;
     if (flags & VFIO_IRQ_SET_DATA_NONE) do_intx_mask();

@@ -17,10 +17,15 @@ const tlm_host_ops::ecam_window* tlm_host_ops::window(u16 segment) const {
 }
 
 bool tlm_host_ops::transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len) {
+    return transport_on(*socket.operator->(), cmd, addr, data, len);
+}
+
+bool tlm_host_ops::transport_on(tlm::tlm_fw_transport_if<>& target, tlm::tlm_command cmd, u64 addr,
+                                unsigned char* data, unsigned len) {
     tlm::tlm_generic_payload gp;
     tlmx::init_payload(gp, cmd, addr, data, len);
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-    socket->b_transport(gp, delay);
+    target.b_transport(gp, delay);
     m_elapsed += delay;
     ++m_transactions;
     return gp.is_response_ok();
@@ -64,13 +69,7 @@ bool tlm_host_ops::memory_access(tlm::tlm_command cmd, u64 addr, unsigned char* 
     constexpr u64 line = 64;
     while (len) {
         const unsigned n = unsigned(std::min<u64>(len, line - (addr & (line - 1))));
-        tlm::tlm_generic_payload gp;
-        tlmx::init_payload(gp, cmd, addr, data, n);
-        sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-        mem->b_transport(gp, delay);
-        m_elapsed += delay;
-        ++m_transactions;
-        if (!gp.is_response_ok()) return false;
+        if (!transport_on(*mem.operator->(), cmd, addr, data, n)) return false;
         addr += n;
         data += n;
         len -= n;

@@ -48,6 +48,8 @@ public:
 private:
     const ecam_window* window(u16 segment) const;
     bool transport(tlm::tlm_command cmd, u64 addr, unsigned char* data, unsigned len);
+    bool transport_on(tlm::tlm_fw_transport_if<>& target, tlm::tlm_command cmd, u64 addr, unsigned char* data,
+                      unsigned len);
     bool memory_access(tlm::tlm_command cmd, u64 addr, unsigned char* data, u64 len);
 
     firmware_info m_firmware;
