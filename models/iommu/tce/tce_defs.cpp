@@ -66,6 +66,11 @@ bool is_msi_address(u64 a) {
     return (a >= MSI32_BASE && a < MSI32_BASE + MSI32_SIZE) || (a >= MSI64_BASE && a < MSI64_BASE + MSI64_SIZE);
 }
 
+u32 msi_source(u64 a, u32 data) {
+    const u64 offset = a - (a >= MSI64_BASE ? MSI64_BASE : MSI32_BASE);
+    return u32(((offset >> 4) & 0xffff) | (data & 0x1f));
+}
+
 const char* to_string(tce_fault f) {
     switch (f) {
     case tce_fault::none: return "none";

@@ -147,14 +147,19 @@ struct tve {
 };
 
 // MSI windows of the PHB's DMA space (QEMU pnv_phb3_update_msi_regions; skiboot phb4_get_msi_32/64): 32-bit
-// MSIs at 0xFFFF0000 (64 KiB), 64-bit MSIs at 1 << 60 (1 MiB); the interrupt source number is
-// ((address >> 4) & 0xffff) | (data & 0x1f) (pnv_phb3_msi_send).
+// MSIs at 0xFFFF0000 (64 KiB), 64-bit MSIs at 1 << 60 (1 MiB). Firmware hands out address = window |
+// ((ive << 4) & ~0x1f0) and data = ive & 0x1f; the PHB recovers the interrupt source number as
+// ((offset >> 4) & 0xffff) | (data & 0x1f), offset = the address within its MSI window (pnv_phb3_msi_send).
 constexpr u64 MSI32_BASE = 0xffff0000;
 constexpr u64 MSI32_SIZE = 0x10000;
 constexpr u64 MSI64_BASE = u64(1) << 60;
 constexpr u64 MSI64_SIZE = 0x100000;
 bool is_msi_address(u64 pci_addr);
-constexpr u32 msi_source(u64 addr, u32 data) { return u32(((addr >> 4) & 0xffff) | (data & 0x1f)); }
+// The interrupt source of an MSI write at an address inside an MSI window.
+u32 msi_source(u64 pci_addr, u32 data);
+// The address and data firmware gives a device for interrupt source `ive` (skiboot phb4_get_msi_32/_64).
+constexpr u64 msi_address(u32 ive, bool msi64) { return (msi64 ? MSI64_BASE : MSI32_BASE) | ((u64(ive) << 4) & ~u64(0x1f0)); }
+constexpr u32 msi_data(u32 ive) { return ive & 0x1f; }
 
 // ---------------------------------------------------------------------------------------------------------
 // Why a DMA translation failed, as xlate_fault::reason of this model (the freeze reason EEH records).

@@ -65,6 +65,7 @@ u64 get_uint(const json& v, const where_ctx& c, u64 min, u64 max) {
 std::optional<unsigned> page_shift_of(const json& v) {
     u64 bytes = 0;
     if (v.is_number_unsigned()) bytes = v.get<u64>();
+    else if (v.is_number_integer()) bytes = v.get<i64>() > 0 ? u64(v.get<i64>()) : 0;
     else if (v.is_string()) {
         std::string s = v.get<std::string>();
         u64 mult = 1;
