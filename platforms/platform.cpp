@@ -3,6 +3,7 @@
 #include "models/pci/cfg/pci_regs.h"
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "platforms/platform_builder.h"
+#include "platforms/platform_ivrs.h"
 
 #include <algorithm>
 
@@ -55,6 +56,9 @@ host::firmware_info platform::firmware() const {
         }
     }
     fw.dmar = m_drhds;
+    // AMD-Vi: the IVRS a BIOS writes (platform_ivrs.cpp). The EFR images come from the AMD-Vi units once
+    // the platform builds them; until then none answers and IVinfo.EFRSup stays clear.
+    if (m_desc.iommu == iommu_kind::amd_vi) fw.ivrs = build_ivrs(*this, nullptr);
     return fw;
 }
 

@@ -27,6 +27,30 @@ struct root_bus_desc {
     std::vector<function_desc> functions;
 };
 
+// What an AMD-Vi platform's IVRS says beyond what the builder derives from the tree (platform_ivrs.cpp):
+// IVHD alias entries (a device ID, or a range of them, whose DMA the IOMMU sees under another requester
+// ID), the southbridge IO-APIC special entry and IVMD unity-mapped ranges. Device IDs are bus << 8 | devfn.
+struct ivrs_alias_desc {
+    std::string where;
+    u16 segment = 0;
+    u16 devid = 0, last = 0;    // last == devid: a single alias entry (42h); otherwise a range (43h .. 04h)
+    u16 to = 0;
+};
+struct ivrs_unity_desc {
+    std::string where;
+    u8 type = 0x21;             // IVMD 20h (all devices), 21h (devid), 22h (devid .. last)
+    u16 segment = 0, devid = 0, last = 0;
+    u64 start = 0, length = 0;
+    bool read = true, write = true;
+};
+struct ivrs_desc {
+    std::vector<ivrs_alias_desc> aliases;
+    bool ioapic = true;         // false: a BIOS that forgot the IO-APIC (Linux disables interrupt remapping)
+    u8 ioapic_id = 0;
+    u16 ioapic_devid = 0x00a0;  // 00:14.0, the FCH
+    std::vector<ivrs_unity_desc> unity;
+};
+
 enum class iommu_kind { none, intel_vtd, amd_vi };
 const char* to_string(iommu_kind k);
 
@@ -37,6 +61,7 @@ struct platform_desc {
     iommu_kind iommu = iommu_kind::intel_vtd; // which IOMMU the firmware (DMAR/IVRS) describes
     std::vector<root_bus_desc> root_buses;
     platform_params params;                   // fabric timing and address map
+    ivrs_desc ivrs;                           // AMD-Vi: IVRS entries beyond the derived ones
     std::vector<std::string> notes;           // importer remarks: what could not be decided, assumptions
 };
 

@@ -62,7 +62,7 @@ public:
     loader(std::string source) : m_in(std::move(source)) {}
 
     platform_desc load(const json& j, const std::string& root) {
-        m_in.check_members(j, root, {"$schema", "name", "description", "comment", "iommu", "params", "root_buses"});
+        m_in.check_members(j, root, {"$schema", "name", "description", "comment", "iommu", "params", "root_buses", "ivrs"});
         platform_desc p;
         p.source = m_in.file();
         if (j.contains("name")) p.name = m_in.get_string(j["name"], json_ptr(root, "name"));
@@ -77,6 +77,7 @@ public:
             else m_in.fail(ptr, "iommu must be \"intel\", \"amd\" or \"none\", got \"" + s.substr(0, 40) + "\"");
         }
         if (j.contains("params")) p.params = params(j["params"], json_ptr(root, "params"));
+        if (j.contains("ivrs")) p.ivrs = ivrs(j["ivrs"], json_ptr(root, "ivrs"));
         std::string rb_ptr = json_ptr(root, "root_buses");
         if (!j.contains("root_buses")) m_in.fail(root, "missing required field \"root_buses\"");
         const json& rbs = j["root_buses"];
@@ -94,6 +95,79 @@ private:
         if (!v.is_number()) m_in.fail(ptr, std::string("expected a number of nanoseconds, got ") + json_type_name(v));
         const double d = v.get<double>();
         if (!(d >= 0 && d < 1e9)) m_in.fail(ptr, "latency must be between 0 and 1e9 ns");
+        return d;
+    }
+
+    // A requester ID written "bb:dd.f" (the segment is a separate member).
+    u16 devid(const json& v, const std::string& ptr) const {
+        const std::string s = m_in.get_string(v, ptr);
+        auto b = bdf::parse(s);
+        if (!b || b->segment != 0) m_in.fail(ptr, "expected a device ID \"bb:dd.f\", got \"" + s.substr(0, 40) + "\"");
+        return b->rid();
+    }
+
+    // "ivrs": AMD-Vi IVRS entries beyond the derived ones (aliases, the IO-APIC, unity maps).
+    ivrs_desc ivrs(const json& j, const std::string& ptr) {
+        m_in.check_members(j, ptr, {"aliases", "ioapic", "unity_maps"});
+        ivrs_desc d;
+        auto array = [&](const char* key) -> const json& {
+            const json& a = j[key];
+            if (!a.is_array()) m_in.fail(json_ptr(ptr, key), std::string("expected an array, got ") + json_type_name(a));
+            return a;
+        };
+        if (j.contains("aliases")) {
+            const json& a = array("aliases");
+            for (size_t i = 0; i < a.size(); ++i) {
+                const std::string ap = json_ptr(json_ptr(ptr, "aliases"), i);
+                m_in.check_members(a[i], ap, {"segment", "devid", "last", "to"});
+                ivrs_alias_desc e;
+                e.where = ap;
+                if (a[i].contains("segment")) e.segment = u16(m_in.get_uint(a[i]["segment"], json_ptr(ap, "segment"), 0xffff));
+                if (!a[i].contains("devid") || !a[i].contains("to")) m_in.fail(ap, "an alias needs \"devid\" and \"to\"");
+                e.devid = devid(a[i]["devid"], json_ptr(ap, "devid"));
+                e.last = a[i].contains("last") ? devid(a[i]["last"], json_ptr(ap, "last")) : e.devid;
+                if (e.last < e.devid) m_in.fail(json_ptr(ap, "last"), "the range ends before it starts");
+                e.to = devid(a[i]["to"], json_ptr(ap, "to"));
+                d.aliases.push_back(e);
+            }
+        }
+        if (j.contains("ioapic")) {
+            const json& io = j["ioapic"];
+            const std::string ip = json_ptr(ptr, "ioapic");
+            if (io.is_boolean()) {
+                d.ioapic = io.get<bool>();
+            } else {
+                m_in.check_members(io, ip, {"id", "devid"});
+                if (io.contains("id")) d.ioapic_id = u8(m_in.get_uint(io["id"], json_ptr(ip, "id"), 0xff));
+                if (io.contains("devid")) d.ioapic_devid = devid(io["devid"], json_ptr(ip, "devid"));
+            }
+        }
+        if (j.contains("unity_maps")) {
+            const json& a = array("unity_maps");
+            for (size_t i = 0; i < a.size(); ++i) {
+                const std::string up = json_ptr(json_ptr(ptr, "unity_maps"), i);
+                m_in.check_members(a[i], up, {"segment", "devid", "last", "start", "length", "read", "write"});
+                ivrs_unity_desc e;
+                e.where = up;
+                if (a[i].contains("segment")) e.segment = u16(m_in.get_uint(a[i]["segment"], json_ptr(up, "segment"), 0xffff));
+                if (a[i].contains("devid")) {
+                    e.devid = devid(a[i]["devid"], json_ptr(up, "devid"));
+                    e.type = 0x21;
+                    if (a[i].contains("last")) {
+                        e.last = devid(a[i]["last"], json_ptr(up, "last"));
+                        e.type = 0x22;
+                    }
+                } else {
+                    e.type = 0x20;  // every device
+                }
+                if (!a[i].contains("start") || !a[i].contains("length")) m_in.fail(up, "a unity map needs \"start\" and \"length\"");
+                e.start = m_in.get_uint(a[i]["start"], json_ptr(up, "start"), (u64(1) << 52) - 1);
+                e.length = m_in.get_size(a[i]["length"], json_ptr(up, "length"));
+                if (a[i].contains("read")) e.read = m_in.get_bool(a[i]["read"], json_ptr(up, "read"));
+                if (a[i].contains("write")) e.write = m_in.get_bool(a[i]["write"], json_ptr(up, "write"));
+                d.unity.push_back(e);
+            }
+        }
         return d;
     }
 

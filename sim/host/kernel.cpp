@@ -42,6 +42,16 @@ void kernel::boot() {
     if (m_iommu == firmware_iommu::dmar) m_log.info("DMAR: IOMMU enabled");
     if (m_iommu == firmware_iommu::ivrs) m_log.info("AMD-Vi: IOMMU enabled (IVRS)");
     if (m_iommu != firmware_iommu::none) m_acs->request_acs();
+    // early_amd_iommu_init runs before PCI enumeration (amd_iommu_prepare, for interrupt remapping):
+    // the IVRS is parsed once; an IVRS Linux cannot use means no AMD IOMMU and so no groups. A platform
+    // that says "ivrs" without any IVHD keeps the table-less rule below (every function but the IOMMU's).
+    if (m_iommu == firmware_iommu::ivrs && m_firmware.ivrs.present()) {
+        m_ivrs = std::make_unique<amd_ivrs>(m_firmware.ivrs, m_log);
+        if (m_ivrs->parse() != 0) {
+            m_ivrs.reset();
+            m_iommu = firmware_iommu::none;
+        }
+    }
 
     pci_scanner scanner(m_access, m_topo, *m_quirks, *m_acs, m_log, m_options, m_version);
     for (const auto& root : m_firmware.root_buses) scanner.scan_root_bus(root);
@@ -55,7 +65,9 @@ void kernel::boot() {
     for (pci_dev* dev : m_topo.devices()) {
         // amd_iommu_probe_device -> check_device(): the IOMMU's own function has no rlookup entry, since
         // init_iommu_one() clears it ("IOMMU is not considered to translate itself"): -ENODEV, no group.
-        if (m_iommu == firmware_iommu::ivrs && is_iommu_function(*dev)) {
+        if (m_ivrs) {
+            if (!amd_iommu_probe_device(*dev)) continue;
+        } else if (m_iommu == firmware_iommu::ivrs && is_iommu_function(*dev)) {
             m_log.pci_info(*dev, "AMD-Vi: Found IOMMU; not translating for itself: no IOMMU group");
             continue;
         }
@@ -83,6 +95,25 @@ void kernel::init_intel_iommu() {
     driver->enable_translation();
     m_vtd = std::move(driver);
     m_iommu_core = std::move(core);
+}
+
+// amd_iommu_probe_device (drivers/iommu/amd/iommu.c, v6.1) up to the group: check_device (an IOMMU
+// serves the device ID in the rlookup table and it is within the segment's last_bdf, otherwise -ENODEV
+// and no group), then setup_aliases: an IVRS alias on the device's own bus becomes a PCI DMA alias, so
+// pci_device_group sees it (an alias on another bus only matters to the driver's DTE programming).
+bool kernel::amd_iommu_probe_device(pci_dev& dev) {
+    const bdf a = dev.address();
+    const u16 devid = a.rid();
+    if (m_ivrs->rlookup(a.segment, devid) < 0) {
+        bool own = false;
+        for (const ivrs_ivhd* h : m_ivrs->ivhds()) own = own || (h->pci_seg == a.segment && h->devid == devid);
+        if (own) m_log.pci_info(dev, "AMD-Vi: Found IOMMU; not translating for itself: no IOMMU group");
+        else m_log.pci_dbg(dev, "AMD-Vi: no IVHD device entry covers it: no IOMMU group");
+        return false;
+    }
+    const u16 ivrs_alias = m_ivrs->alias(a.segment, devid);
+    if (ivrs_alias != devid && (ivrs_alias >> 8) == a.bus) m_quirks->add_dma_alias(dev, ivrs_alias & 0xff, 1);
+    return true;
 }
 
 bool kernel::is_iommu_function(const pci_dev& dev) const {

@@ -19,6 +19,7 @@ class kernel_log {
 public:
     void info(const std::string& text) { add(log_level::info, text); }
     void warn(const std::string& text) { add(log_level::warn, text); }
+    void err(const std::string& text) { add(log_level::err, text); }
     // pci_info()/pci_warn(): prefixed with "pci <name>: ".
     void pci_info(const pci_dev& dev, const std::string& text) { add(log_level::info, prefix(dev) + text); }
     void pci_warn(const pci_dev& dev, const std::string& text) { add(log_level::warn, prefix(dev) + text); }

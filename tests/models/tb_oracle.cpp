@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <set>
 
 using namespace iommusim;
@@ -30,6 +31,26 @@ partition oracle_groups(const nlohmann::json& j) {
         p.insert(members);
     }
     return p;
+}
+
+// The IVRS the platform wrote must name the IOMMU function and capability offset the real kernel found
+// ("pci 0000:00:01.0: AMD-Vi: Found IOMMU cap 0x40" in the recorded log).
+void check_ivrs(const host::kernel& k, const std::string& name) {
+    std::ifstream raw(std::string(IOMMUSIM_FIXTURE_DIR) + "/oracle/raw/" + name + ".json");
+    REQUIRE(raw);
+    const nlohmann::json rec = nlohmann::json::parse(raw);
+    const std::regex found("pci ([0-9a-f:.]+): AMD-Vi: Found IOMMU cap (0x[0-9a-f]+)");
+    std::vector<std::pair<std::string, unsigned>> want;
+    for (const auto& line : rec.at("log")) {
+        std::smatch m;
+        const std::string l = line.get<std::string>();
+        if (std::regex_search(l, m, found)) want.emplace_back(m[1].str(), unsigned(std::stoul(m[2].str(), nullptr, 16)));
+    }
+    REQUIRE(k.ivrs());
+    std::vector<std::pair<std::string, unsigned>> got;
+    for (const host::ivrs_ivhd* h : k.ivrs()->ivhds())
+        got.emplace_back(bdf{h->pci_seg, u8(h->devid >> 8), u8(h->devid & 0xff)}.str(), h->cap_ptr);
+    CHECK(got == want);
 }
 
 void check_fixture(const std::string& name) {
@@ -54,6 +75,7 @@ void check_fixture(const std::string& name) {
     }
     INFO(k.log().text());
     CHECK(got == oracle_groups(want));
+    if (opt.iommu == platforms::iommu_kind::amd_vi) check_ivrs(k, name);
     CHECK(k.devices().size() == machine.platform().functions().size());
 }
 
