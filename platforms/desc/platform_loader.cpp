@@ -1,5 +1,6 @@
 #include "platforms/desc/platform_loader.h"
 
+#include "models/iommu/amdvi/tlm/amdvi_unit_params.h"
 #include "models/iommu/vtd/tlm/vtd_unit_params.h"
 
 #include "models/pci/cfg/pci_regs.h"
@@ -175,7 +176,7 @@ private:
     platform_params params(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
                                     "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns", "memory",
-                                    "p2p_between_root_ports", "vtd_units", "vtd"});
+                                    "p2p_between_root_ports", "vtd_units", "vtd", "amdvi_units", "amdvi"});
         platform_params p;
         const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
         auto addr = [&](const char* key, u64& field) {
@@ -223,6 +224,20 @@ private:
                 throw input_error(m_in.file(), vp + e.location(), e.message());
             }
             p.vtd = j["vtd"];
+        }
+        if (j.contains("amdvi_units")) p.amdvi_units = m_in.get_bool(j["amdvi_units"], json_ptr(ptr, "amdvi_units"));
+        if (j.contains("amdvi")) {
+            const std::string ap = json_ptr(ptr, "amdvi");
+            m_in.require_object(j["amdvi"], ap);
+            amdvi::amdvi_unit_params scratch;
+            for (const auto& [name, value] : j["amdvi"].items())
+                amdvi::set_amdvi_unit_param(scratch, name, value, m_in.file(), json_ptr(ap, name));
+            try {
+                scratch.validate();
+            } catch (const input_error& e) {
+                throw input_error(m_in.file(), ap + e.location(), e.message());
+            }
+            p.amdvi = j["amdvi"];
         }
         return p;
     }

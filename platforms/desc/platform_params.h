@@ -32,6 +32,11 @@ struct platform_params {
     // "params"."vtd": VT-d unit parameters by their describe names (vtd_unit_params_info), checked by the
     // loader, applied to every unit.
     nlohmann::json vtd = nlohmann::json::object();
+    // AMD IOMMUs on "amd_vi" platforms (one per IOMMU function the description lists); false builds none.
+    bool amdvi_units = true;
+    // "params"."amdvi": AMD IOMMU unit parameters by their describe names (amdvi_unit_params_info), checked by
+    // the loader, applied to every unit.
+    nlohmann::json amdvi = nlohmann::json::object();
 };
 
 model_info platform_params_info();

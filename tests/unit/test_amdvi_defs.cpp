@@ -306,3 +306,27 @@ TEST_CASE("amdvi defs: EFR, capability block and register table", "[amdvi][defs]
     CHECK(r.name_at(mmio::STATUS) == "Status");
     CHECK(r.read(mmio::CONTROL + 2, 4) == 0);  // misaligned
 }
+
+// "params"."amdvi" in platform JSON (platform_loader.cpp): checked by name, type and range with the JSON path.
+#include "platforms/desc/platform_loader.h"
+
+TEST_CASE("amdvi params in platform JSON: accepted, and bad ones named with their JSON path", "[amdvi][platform]") {
+    const std::string head = R"({"iommu": "amd", "root_buses": [{"bus": "0x00", "devices": [
+        {"addr": "00.0", "kind": "host_bridge", "vendor": "0x1022", "device": "0x1480"}]}], "params": )";
+    const auto d = platforms::load_platform_text(head + R"({"amdvi": {"iotlb_ways": 128, "hats": 1}, "amdvi_units": false}})", "t.json");
+    CHECK(d.params.amdvi["iotlb_ways"] == 128);
+    CHECK(!d.params.amdvi_units);
+    try {
+        platforms::load_platform_text(head + R"({"amdvi": {"iotlb_wayz": 4}}})", "t.json");
+        FAIL("accepted an unknown parameter");
+    } catch (const input_error& e) {
+        CHECK(e.location() == "/params/amdvi/iotlb_wayz");
+        CHECK_THAT(e.message(), Catch::Contains("iotlb_ways"));
+    }
+    try {
+        platforms::load_platform_text(head + R"({"amdvi": {"gt_sup": true}}})", "t.json");
+        FAIL("accepted guest translation");
+    } catch (const input_error& e) {
+        CHECK(e.location() == "/params/amdvi/gt_sup");
+    }
+}
