@@ -74,6 +74,7 @@ void kernel::boot() {
         m_groups->probe_device(*dev);
     }
     if (m_iommu == firmware_iommu::dmar) init_intel_iommu();
+    if (m_iommu == firmware_iommu::ivrs) init_amd_iommu();
     m_drivers->boot();  // drivers probe once the IOMMU core has set up the groups' default domains
 }
 
@@ -114,6 +115,28 @@ bool kernel::amd_iommu_probe_device(pci_dev& dev) {
     const u16 ivrs_alias = m_ivrs->alias(a.segment, devid);
     if (ivrs_alias != devid && (ivrs_alias >> 8) == a.bus) m_quirks->add_dma_alias(dev, ivrs_alias & 0xff, 1);
     return true;
+}
+
+// amd_iommu_init (drivers/iommu/amd/init.c, v6.1) once the groups exist: the units the IVRS lists,
+// device tables, command buffers and event logs, IommuEn, interrupt remapping unless intremap=off, the
+// event interrupts; then the IOMMU core attaches default domains. A unit that does not answer (no AMD-Vi
+// model behind the IVHD's base address) leaves only the groups, as before a driver binds.
+void kernel::init_amd_iommu() {
+    if (!m_ivrs || !m_options.iommu_driver) return;
+    if (!m_pages)
+        m_pages = std::make_unique<memory::page_allocator>(m_options.kernel_memory_base, m_options.kernel_memory_size);
+    amd_iommu_options ao;
+    ao.intremap = m_options.intremap;
+    auto driver = std::make_unique<amd_iommu_driver>(m_ops, *m_pages, m_log, *m_ivrs, m_firmware.ioapic_ids, ao);
+    if (driver->init() != 0) {
+        m_log.warn("AMD-Vi: initialisation failed: no IOMMU driver (groups only)");  // ours
+        return;
+    }
+    auto core = std::make_unique<iommu_core>(*this, m_log, iommu_core_options{m_options.iommu_passthrough});
+    core->add_driver(*driver);
+    core->probe();
+    m_amdvi = std::move(driver);
+    m_iommu_core = std::move(core);
 }
 
 bool kernel::is_iommu_function(const pci_dev& dev) const {

@@ -8,7 +8,7 @@
 //   for (const auto& g : k.groups()) ...      // ids, members, explanation
 //   k.log().text();                            // dmesg
 #pragma once
-#include "sim/host/drivers/amdvi/amd_iommu_ivrs.h"
+#include "sim/host/drivers/amdvi/amd_iommu_driver.h"
 #include "sim/host/drivers/vtd/vtd_driver.h"
 #include "sim/host/iommu/iommu_core.h"
 #include "sim/host/iommu_groups.h"
@@ -78,13 +78,14 @@ public:
     // Live queries for tools and tests (they read config space as the kernel would).
     bool acs_enabled(const bdf& b, u16 flags = REQ_ACS_FLAGS);
 
-    // The IOMMU API after boot: nullptr when no IOMMU driver came up (no DMAR units in firmware, the
-    // IOMMU disabled, or initialisation failed; the log says which).
+    // The IOMMU API after boot: nullptr when no IOMMU driver came up (no DMAR units / IVRS IVHDs in
+    // firmware, the IOMMU disabled, or initialisation failed; the log says which).
     iommu_core* iommu() { return m_iommu_core.get(); }
     vtd_driver* vtd() { return m_vtd.get(); }
     // The IVRS as the AMD-Vi driver read it at boot (rlookup, aliases, DTE settings); nullptr without an
     // IVRS with IVHDs, or when it could not be parsed.
     const amd_ivrs* ivrs() const { return m_ivrs.get(); }
+    amd_iommu_driver* amdvi() { return m_amdvi.get(); }
     pci_dev* find_mutable(const bdf& b) { return m_topo.find_dev(b); }
     pci_access& access() { return m_access; }
     kernel_log& mutable_log() { return m_log; }
@@ -96,6 +97,7 @@ public:
 private:
     bool is_iommu_function(const pci_dev& dev) const;
     void init_intel_iommu();
+    void init_amd_iommu();
     bool amd_iommu_probe_device(pci_dev& dev);
 
     pci_host_ops& m_ops;
@@ -112,6 +114,7 @@ private:
     std::unique_ptr<memory::page_allocator> m_pages;
     std::unique_ptr<vtd_driver> m_vtd;
     std::unique_ptr<amd_ivrs> m_ivrs;
+    std::unique_ptr<amd_iommu_driver> m_amdvi;
     std::unique_ptr<iommu_core> m_iommu_core;
     std::unique_ptr<driver_binding> m_drivers;
     bool m_booted = false;
