@@ -513,3 +513,46 @@ TEST_CASE("amdvi: an IVRS alias on another bus gets the device's DTE and its flu
         flushed = flushed || (c.opcode() == u8(amdvi::cmd_opcode::invalidate_devtab_entry) && c.device_id() == id("00:02.0"));
     CHECK(flushed);
 }
+
+TEST_CASE("amdvi NpCache: strict mode, flush after map, naturally aligned flush pieces", "[host][amdvi]") {
+    amdvi::amdvi_params p;
+    p.np_cache = true;
+    amd_world w(p);
+    REQUIRE(w.init_result == 0);
+    CHECK(w.amd->np_cache());
+    CHECK(w.log.contains("AMD-Vi: Using strict mode due to virtualization"));
+    auto d = w.unmanaged("01:00.0");
+    const size_t n0 = w.ncommands();
+    REQUIRE(d->map(0x1000, 0x7000000, 3 * SZ_4K, IOMMU_READ) == 0);
+    auto after_map = w.commands_since(n0);
+    // [0x1000, 0x4000): 4 KiB at 0x1000 (its alignment), then 8 KiB at 0x2000; then the wait.
+    REQUIRE(after_map.size() == 3);
+    CHECK(amdvi::decode_inv_range(after_map[0].address(), after_map[0].s()).base == 0x1000);
+    CHECK(amdvi::decode_inv_range(after_map[0].address(), after_map[0].s()).size == SZ_4K);
+    CHECK(amdvi::decode_inv_range(after_map[1].address(), after_map[1].s()).base == 0x2000);
+    CHECK(amdvi::decode_inv_range(after_map[1].address(), after_map[1].s()).size == 2 * SZ_4K);
+    CHECK(after_map[2].opcode() == u8(amdvi::cmd_opcode::completion_wait));
+}
+
+TEST_CASE("amdvi x2APIC: XTSup and MsiCapMmioSup in the IVHD image, IntCapXT for the event interrupt", "[host][amdvi]") {
+    fake_amdvi_hw hw;
+    amdvi::amdvi_params p;
+    build_topology(hw, p);
+    hw.ivrs = ivrs_for(hw, p);
+    hw.ivrs.ivhds[0].efr_reg |= amdvi::efr::MSI_CAP_MMIO_SUP;  // the unit's MMIO EFR lacks it: a mismatch
+    host::kernel_options ko;
+    ko.kernel_memory_base = kmem_base;
+    ko.kernel_memory_size = kmem_size;
+    auto k = boot(hw, ko);
+    REQUIRE(k->amdvi());
+    const u64 c = hw.hw().reg(amdvi::reg_id::CONTROL);
+    CHECK((c & ctl::XT_EN));
+    CHECK((c & ctl::INT_CAP_XT_EN));
+    const u64 xt = hw.hw().reg(amdvi::reg_id::XT_GEN_INTR_CTRL);
+    CHECK(((xt >> 32) & 0xff) == host::amd_iommu_driver::event_vector_base);
+    CHECK(k->log().contains("AMD-Vi: X2APIC enabled"));
+    CHECK(k->log().contains("[Firmware Bug]: EFR mismatch"));
+    // The MSI capability stays untouched.
+    auto* n = hw.route(0, 0, devfn(0, 2));
+    CHECK_FALSE((n->cfg.get16(*n->cfg.find_capability(0x05) + 2) & 1));
+}
