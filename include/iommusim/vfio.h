@@ -33,7 +33,8 @@ struct iommusim;
 /* Boots a machine: a preset name ("dma-testbed"), a platform JSON file or a scenario JSON file (its
  * "platform" and "host" options). NULL: $IOMMUSIM_PLATFORM, else "dma-testbed". Environment:
  * IOMMUSIM_ALLOW_UNSAFE_INTERRUPTS=1 (vfio_iommu_type1.allow_unsafe_interrupts), IOMMUSIM_MEMLOCK=<bytes>
- * (RLIMIT_MEMLOCK of the simulated process, default 8 MiB; "unlimited"), IOMMUSIM_CAP_IPC_LOCK=1.
+ * (RLIMIT_MEMLOCK of the simulated process, default 8 MiB; "unlimited"), IOMMUSIM_CAP_IPC_LOCK=1,
+ * IOMMUSIM_NOINTXMASK=1 (vfio_pci.nointxmask: INTx masked with disable_irq instead of DisINTx).
  * NULL with errno set (EINVAL for a platform that cannot be loaded or booted, EBUSY for a second
  * machine); the reason is printed on stderr. */
 struct iommusim *iommusim_create(const char *platform_or_scenario_json_path);
@@ -57,6 +58,17 @@ ssize_t iommusim_pwrite(struct iommusim *s, int fd, const void *buf, size_t coun
  * 0, or -1 with errno EFAULT when the transaction fails (IOMMU fault, master abort), ENODEV for no such
  * device. */
 int iommusim_dma(struct iommusim *s, const char *bdf, uint64_t iova, void *buf, size_t len, int write);
+/* The device at bdf raises an interrupt through its own hardware (a "dma_engine" of the platform):
+ * IOMMUSIM_IRQ_MSI / IOMMUSIM_IRQ_MSIX send message `vector` as programmed in its MSI capability / MSI-X
+ * table (by vfio-pci's VFIO_DEVICE_SET_IRQS): a memory write upstream (Bus Master must be on, which is the
+ * user's config write), remapped by the IOMMU, and at the interrupt controller the eventfd bound to it
+ * is signalled. A masked vector is left pending in the device and sent when unmasked. IOMMUSIM_IRQ_INTX_
+ * ASSERT / _DEASSERT set the level of its INTx condition (Interrupt Status; the line is asserted unless
+ * DisINTx), which vfio-pci's level-triggered handler sees. 0, or -1 with errno ENODEV (no such device, or
+ * it cannot raise interrupts), EIO (the message could not be sent: not enabled, vector out of range, Bus
+ * Master off, blocked by interrupt remapping), EINVAL (kind). */
+enum { IOMMUSIM_IRQ_INTX_ASSERT = 0, IOMMUSIM_IRQ_INTX_DEASSERT = 1, IOMMUSIM_IRQ_MSI = 2, IOMMUSIM_IRQ_MSIX = 3 };
+int iommusim_irq(struct iommusim *s, const char *bdf, int kind, unsigned vector);
 /* Memory of the simulated process (anonymous, page aligned, zeroed), to pass as MAP_DMA's vaddr. */
 void *iommusim_vaddr(struct iommusim *s, size_t len);
 /* What /sys/bus/pci/devices/<bdf>/iommu_group says: the group number, or -1 with errno ENOENT. */

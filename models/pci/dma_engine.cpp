@@ -14,6 +14,8 @@ dma_engine::dma_engine(sc_core::sc_module_name name, u8 devfn, config_space cfg,
       m_msix_table(MSIX_PBA - MSIX_TABLE), m_pba((MSIX_PBA - MSIX_TABLE) / 16 / 64 + 1) {
     if (m_limits.max_payload == 0) m_limits.max_payload = 128;
     if (m_limits.max_read_request == 0) m_limits.max_read_request = 128;
+    // PCI 3.0 §6.8.2.9: every entry's Mask bit is 1 after reset.
+    for (size_t e = 0; e + 16 <= m_msix_table.size(); e += 16) m_msix_table[e + 12] = 1;
 }
 
 bool dma_engine::bar_read(unsigned bar, u64 off, unsigned char* data, unsigned len) {
@@ -36,9 +38,10 @@ bool dma_engine::bar_write(unsigned bar, u64 off, const unsigned char* data, uns
     if (bar != 0 || off + len > BAR0_SIZE) return false;
     if (off >= BUFFER_OFFSET && off + len <= BUFFER_OFFSET + BUFFER_SIZE)
         std::memcpy(&m_buffer[off - BUFFER_OFFSET], data, len);
-    else if (off >= MSIX_TABLE && off + len <= MSIX_PBA)
+    else if (off >= MSIX_TABLE && off + len <= MSIX_PBA) {
         std::memcpy(&m_msix_table[off - MSIX_TABLE], data, len); // PBA is RO (PCI 3.0 §6.8.2.10)
-    else if (off < BUFFER_OFFSET && len <= 8 && off % len == 0)
+        send_pending_msix();  // a vector unmasked with its Pending bit set
+    } else if (off < BUFFER_OFFSET && len <= 8 && off % len == 0)
         reg_write(off, len, tlmx::get_le(data, len));
     return true; // other writes are ignored
 }
@@ -192,7 +195,7 @@ bool dma_engine::send_message(u64 addr, u32 data) {
     return gp.is_response_ok();
 }
 
-void dma_engine::raise(irq_kind kind, unsigned vector) {
+bool dma_engine::raise(irq_kind kind, unsigned vector) {
     bool sent = false;
     if (kind == IRQ_INTX) {
         set_intx(true);
@@ -210,8 +213,15 @@ void dma_engine::raise(irq_kind kind, unsigned vector) {
             bool masked = false;
             if (flags & PCI_MSI_FLAGS_MASKBIT)
                 masked = (config().get32(*cap + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32)) >> vector) & 1;
-            if ((flags & PCI_MSI_FLAGS_ENABLE) && vector < enabled && !masked)
-                sent = send_message(addr, u32(data & ~(enabled - 1)) | vector);
+            if ((flags & PCI_MSI_FLAGS_ENABLE) && vector < enabled) {
+                if (masked) {  // §6.8.1.7: the Pending bit instead of the message
+                    const u16 pend = u16(*cap + (is64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32));
+                    config().set32(pend, config().get32(pend) | (1u << vector));
+                    sent = true;
+                } else {
+                    sent = send_message(addr, u32(data & ~(enabled - 1)) | vector);
+                }
+            }
         }
     } else if (kind == IRQ_MSIX) {
         // PCI 3.0 §6.8.2: table entry {address lo, hi, data, vector control}; a masked vector (or the
@@ -233,6 +243,35 @@ void dma_engine::raise(irq_kind kind, unsigned vector) {
         }
     }
     if (!sent) m_status |= STATUS_IRQ_FAILED;
+    return sent;
+}
+
+// PCI 3.0 §6.8.1.7: a vector unmasked while its Pending bit is set sends its message, and the bit clears.
+void dma_engine::send_pending_msi() {
+    const auto cap = config().find_capability(PCI_CAP_ID_MSI);
+    if (!cap) return;
+    const u16 flags = config().get16(*cap + PCI_MSI_FLAGS);
+    if (!(flags & PCI_MSI_FLAGS_MASKBIT) || !(flags & PCI_MSI_FLAGS_ENABLE)) return;
+    const bool is64 = flags & PCI_MSI_FLAGS_64BIT;
+    const u16 pend = u16(*cap + (is64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32));
+    const u32 ready = config().get32(pend) & ~config().get32(*cap + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32));
+    if (!ready) return;
+    config().set32(pend, config().get32(pend) & ~ready);
+    for (unsigned v = 0; v < 32; ++v)
+        if ((ready >> v) & 1) raise(IRQ_MSI, v);
+}
+
+// PCI 3.0 §6.8.2.10: the same for MSI-X, when a vector's mask or the Function Mask clears.
+void dma_engine::send_pending_msix() {
+    const auto cap = config().find_capability(PCI_CAP_ID_MSIX);
+    if (!cap) return;
+    const u16 flags = config().get16(*cap + PCI_MSIX_FLAGS);
+    if (!(flags & PCI_MSIX_FLAGS_ENABLE) || (flags & PCI_MSIX_FLAGS_MASKALL)) return;
+    const unsigned entries = std::min<unsigned>((flags & 0x7ff) + 1, unsigned(m_msix_table.size() / 16));
+    for (unsigned v = 0; v < entries; ++v) {
+        const bool pending = (m_pba[v / 64] >> (v % 64)) & 1;
+        if (pending && !(tlmx::get_le(&m_msix_table[16 * v + 12], 4) & 1)) raise(IRQ_MSIX, v);  // clears the bit
+    }
 }
 
 void dma_engine::set_intx(bool asserted) {
@@ -256,6 +295,10 @@ void dma_engine::update_intx_line() {
 
 void dma_engine::config_written(u16 reg, unsigned len) {
     if (reg <= PCI_COMMAND + 1 && reg + len > PCI_COMMAND) update_intx_line(); // INTX_DISABLE, §6.2.2
+    if (reg >= 0x40) {  // a capability: MSI mask bits or the MSI-X Function Mask may have cleared
+        send_pending_msi();
+        send_pending_msix();
+    }
 }
 
 } // namespace iommusim::pci

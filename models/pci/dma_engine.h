@@ -73,6 +73,14 @@ public:
     bool intx_line() const;
     void on_intx(std::function<void(bool)> cb) { m_on_intx = std::move(cb); }
 
+    // What the IRQ register does, as sideband calls for a harness that must not touch the function's
+    // COMMAND register (a VFIO user owns it): set or clear the INTx condition, and signal MSI / MSI-X
+    // `vector` from the capability or table software programmed. signal() is false when the message
+    // could not be sent (not enabled, vector out of range, the write failed: STATUS.IRQ_FAILED); a masked
+    // vector sets its Pending bit and counts as signalled (PCI 3.0 §6.8.1.7, §6.8.2.10).
+    void set_intx_level(bool asserted) { set_intx(asserted); }
+    bool signal(irq_kind kind, unsigned vector) { return raise(kind, vector); }
+
     u32 status() const { return m_status; }
     const unsigned char* buffer() const { return m_buffer.data(); }
     // Annotated time of the requests of the last operation (fabric + memory); the register write that
@@ -90,7 +98,9 @@ private:
     void run();
     bool transfer(bool write, u64 addr, unsigned char* data, u64 len);
     void fail(error_code code, u64 addr);
-    void raise(irq_kind kind, unsigned vector);
+    bool raise(irq_kind kind, unsigned vector);
+    void send_pending_msi();
+    void send_pending_msix();
     void set_intx(bool asserted);
     bool send_message(u64 addr, u32 data);
     void update_intx_line();

@@ -2,12 +2,14 @@
 
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "models/pci/cfg/pci_regs.h"
+#include "models/pci/dma_engine.h"
 #include "models/pci/dma_engine_driver.h"
 #include "platforms/platform.h"
 #include "sim/core/input_error.h"
 #include "sim/host/kernel.h"
 #include "sim/host/tlm/tlm_host_ops.h"
 #include "sim/scenario/analysis.h"
+#include "sim/vfio/vfio_core.h"
 
 #include <fmt/format.h>
 
@@ -65,9 +67,67 @@ machine_session::machine_session(const scenario_desc& sc) {
 }
 
 machine_session::~machine_session() {
+    connect_vfio(false);
     m_vfio.reset();  // the process exits before the kernel goes
     m_domains.clear();
     m_kernel.reset();
+}
+
+// The platform's DMA engine at b, nullptr when b is something else.
+pci::dma_engine* machine_session::engine_model(const bdf& b) const {
+    auto& p = m_machine->platform();
+    for (const auto& f : p.functions())
+        if (p.root_complexes()[f.root].segment == b.segment && f.model->requester_id() == b.rid())
+            return dynamic_cast<pci::dma_engine*>(f.model);
+    return nullptr;
+}
+
+// Interrupts into the VFIO session's core: every message the interrupt controller accepts (after
+// remapping; a remappable-format message that got through unremapped is not for the LAPICs) goes to the
+// host vectors vfio-pci bound to eventfds, and every DMA engine's INTx line to its vfio-pci handler, as a
+// sideband wire (no I/O APIC: a function's line is its own, never shared). Also how a device_interrupt
+// step makes an engine raise one. on = false undoes it before the session goes.
+void machine_session::connect_vfio(bool on) {
+    if (!m_vfio) return;
+    auto& p = m_machine->platform();
+    if (intc::msi_controller* ic = p.interrupt_controller()) {
+        if (!on) ic->on_message(nullptr);
+        else
+            ic->on_message([this](const intc::msi_record& r) {
+                if (!r.msg.remappable_format) m_vfio->core().deliver_interrupt(r.msg.vector);
+            });
+    }
+    for (const auto& f : p.functions()) {
+        auto* e = dynamic_cast<pci::dma_engine*>(f.model);
+        if (!e) continue;
+        if (!on) {
+            e->on_intx(nullptr);
+            continue;
+        }
+        const u16 segment = p.root_complexes()[f.root].segment;
+        e->on_intx([this, e, segment](bool level) {
+            m_vfio->core().intx_line(bdf{segment, u8(e->requester_id() >> 8), e->devfn()}.str(), level);
+        });
+    }
+    if (!on) return m_vfio->set_device_irq(nullptr);
+    m_vfio->set_device_irq([this](const bdf& b, const std::string& irq, unsigned vector) {
+        pci::dma_engine* e = engine_model(b);
+        host::pci_dev* dev = m_kernel->find_mutable(b);
+        if (!e || !dev) return -ENODEV;
+        m_vfio->core().poll_irqfds();
+        // pcieport enables bus mastering on every port it binds (pcie_portdrv_probe: pci_set_master); the
+        // device's own Bus Master bit is the VFIO user's.
+        auto& a = m_kernel->access();
+        for (host::pci_dev* up = host::pci_upstream_bridge(*dev); up; up = host::pci_upstream_bridge(*up)) {
+            const u16 cmd = a.read16(*up, pci::PCI_COMMAND);
+            if (!(cmd & pci::PCI_COMMAND_MASTER)) a.write16(*up, pci::PCI_COMMAND, u16(cmd | pci::PCI_COMMAND_MASTER));
+        }
+        if (irq == "intx_assert" || irq == "intx_deassert") {
+            e->set_intx_level(irq == "intx_assert");
+            return 0;
+        }
+        return e->signal(irq == "msi" ? pci::dma_engine::IRQ_MSI : pci::dma_engine::IRQ_MSIX, vector) ? 0 : -EIO;
+    });
 }
 
 host::pci_dev* machine_session::device(const bdf& b, step_result& out) {
@@ -162,7 +222,10 @@ step_result machine_session::run(const step& s) {
     step_result out;
     out.source = &s;
     if (s.vfio) {
-        if (!m_vfio) m_vfio = std::make_unique<vfio_session>(*m_kernel, m_machine->ops(), m_process);
+        if (!m_vfio) {
+            m_vfio = std::make_unique<vfio_session>(*m_kernel, m_machine->ops(), m_process);
+            connect_vfio(true);
+        }
         m_vfio->run(*s.vfio, out);
         collect_faults();  // a fault event raised meanwhile is the kernel's to read, as always
         return out;

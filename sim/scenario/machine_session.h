@@ -60,6 +60,8 @@ private:
     std::optional<pci::dma_engine_driver> engine(host::pci_dev& dev, step_result& out);
     std::optional<u64> resolve(const machine_step& m, step_result& out); // "address" or "target"'s BAR
     std::map<std::string, u64> stats(unsigned iommu) const;
+    pci::dma_engine* engine_model(const bdf& b) const;
+    void connect_vfio(bool on);  // interrupt controller and INTx lines to the VFIO session's core
 
     void attach(const machine_step& m, step_result& out);
     void detach(const machine_step& m, step_result& out);

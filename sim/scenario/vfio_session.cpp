@@ -18,6 +18,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace iommusim::scenario {
 
@@ -42,6 +44,7 @@ vfio_session::vfio_session(host::kernel& k, host::pci_host_ops& ops, const vfio_
     m_vmm = std::make_unique<vfio::process_vfio_mm>(*m_mm);
     vfio::vfio_options vo;
     vo.type1.allow_unsafe_interrupts = options.allow_unsafe_interrupts;
+    vo.nointxmask = options.nointxmask;
     m_core = std::make_unique<vfio::vfio_core>(*m_host, *m_vmm, vo);
     // vfio-pci's remove waits for the user to close the device; a scenario cannot wait: refused.
     k.drivers().set_vfio_hooks({nullptr, [this](host::pci_dev& d) { return m_core->device_open(d.name()) ? -EBUSY : 0; }});
@@ -51,6 +54,7 @@ vfio_session::~vfio_session() {
     m_kernel.drivers().set_vfio_hooks({});
     m_vendors.clear();
     m_core.reset();
+    for (const auto& [name, fd] : m_eventfds) ::close(fd);
     m_vmm.reset();
     m_host.reset();
     m_mm.reset();
@@ -119,6 +123,13 @@ void vfio_session::run(const vfio_step& s, step_result& out) {
         return;
     }
     case vfio_op::close: {
+        if (s.device) {
+            const int f = device_fd(*s.device, out);
+            if (f < 0) return;
+            m_core->close(f);
+            m_device_fds.erase(*s.device);
+            return;
+        }
         const bool container = !s.container.empty();
         const int f = fd(container ? s.container : s.group, container, out);
         if (f < 0) return;
@@ -179,8 +190,33 @@ void vfio_session::run(const vfio_step& s, step_result& out) {
         const int g = fd(s.group, false, out);
         if (g < 0) return;
         const std::string name = s.device->str();
-        check(s, "VFIO_GROUP_GET_DEVICE_FD " + name, m_core->ioctl(g, VFIO_GROUP_GET_DEVICE_FD,
-                                                                   reinterpret_cast<unsigned long>(name.c_str())), out);
+        const long f = m_core->ioctl(g, VFIO_GROUP_GET_DEVICE_FD, reinterpret_cast<unsigned long>(name.c_str()));
+        if (check(s, "VFIO_GROUP_GET_DEVICE_FD " + name, f, out)) {
+            if (m_device_fds.count(*s.device)) m_core->close(m_device_fds[*s.device]);  // the scenario keeps the last
+            m_device_fds[*s.device] = int(f);
+        }
+        return;
+    }
+    case vfio_op::eventfd:
+    case vfio_op::expect_eventfd: return eventfd_step(s, out);
+    case vfio_op::set_irqs:
+    case vfio_op::irq_info:
+    case vfio_op::region_read:
+    case vfio_op::region_write: {
+        const int f = device_fd(*s.device, out);
+        if (f < 0) return;
+        if (s.op == vfio_op::set_irqs) set_irqs(s, f, out);
+        else if (s.op == vfio_op::irq_info) irq_info(s, f, out);
+        else region(s, f, out);
+        return;
+    }
+    case vfio_op::device_interrupt: {
+        if (!m_device_irq) return fail(out, "this machine cannot make devices raise interrupts");
+        const int rc = m_device_irq(*s.device, s.irq, s.vector);
+        if (rc == -ENODEV) return fail(out, fmt::format("{} cannot raise interrupts (is it a \"dma_engine\"?)", s.device->str()));
+        const std::string what = s.irq == "msi" || s.irq == "msix" ? fmt::format("{} vector {}", s.irq, s.vector) : s.irq;
+        out.messages.push_back(fmt::format("{} {}: {}", s.device->str(), what, rc == 0 ? "sent" : "not sent"));
+        if ((rc == 0) != s.expect_sent) fail(out, fmt::format("expected the interrupt to be {}", s.expect_sent ? "sent" : "refused"));
         return;
     }
     case vfio_op::dirty_pages: {
@@ -288,6 +324,90 @@ void vfio_session::check_dirty(const vfio_step& s, const std::vector<u64>& bits,
         else merged.push_back(r);
     }
     if (merged != got) fail(out, "the dirty pages differ from expect_dirty");
+}
+
+int vfio_session::device_fd(const bdf& b, step_result& out) const {
+    auto it = m_device_fds.find(b);
+    if (it != m_device_fds.end()) return it->second;
+    fail(out, fmt::format("no device fd of {} is open (a vfio_get_device_fd step opens it)", b.str()));
+    return -1;
+}
+
+void vfio_session::eventfd_step(const vfio_step& s, step_result& out) {
+    if (s.op == vfio_op::eventfd) {
+        if (m_eventfds.count(s.eventfd)) return fail(out, fmt::format("eventfd \"{}\" exists already", s.eventfd));
+        const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) return fail(out, fmt::format("eventfd(2) failed: {}", errno_text(errno)));
+        m_eventfds[s.eventfd] = fd;
+        out.messages.push_back(fmt::format("eventfd \"{}\" is fd {}", s.eventfd, fd));
+        return;
+    }
+    auto it = m_eventfds.find(s.eventfd);
+    if (it == m_eventfds.end()) return fail(out, fmt::format("no eventfd \"{}\" (an eventfd step makes it)", s.eventfd));
+    u64 n = 0;
+    if (::read(it->second, &n, sizeof n) != sizeof n) n = 0;  // EAGAIN: the counter is 0
+    out.messages.push_back(fmt::format("eventfd \"{}\": {}", s.eventfd, n));
+    if (n != s.expect_count) fail(out, fmt::format("eventfd \"{}\" counted {}, expected {}", s.eventfd, n, s.expect_count));
+}
+
+void vfio_session::set_irqs(const vfio_step& s, int fd, step_result& out) {
+    std::vector<u8> payload;
+    std::string shown;
+    for (const auto& r : s.eventfds) {
+        std::int32_t f = r.raw;
+        if (!r.name.empty()) {
+            auto it = m_eventfds.find(r.name);
+            if (it == m_eventfds.end()) return fail(out, fmt::format("no eventfd \"{}\"", r.name));
+            f = it->second;
+        }
+        const auto* b = reinterpret_cast<const u8*>(&f);
+        payload.insert(payload.end(), b, b + sizeof f);
+        shown += fmt::format("{}{}", shown.empty() ? "" : ",", f);
+    }
+    for (u8 b : s.bools) {
+        payload.push_back(b);
+        shown += fmt::format("{}{}", shown.empty() ? "" : ",", unsigned(b));
+    }
+    std::vector<u8> buf(sizeof(vfio_irq_set) + payload.size());
+    auto* h = reinterpret_cast<vfio_irq_set*>(buf.data());
+    h->argsz = s.argsz.value_or(u32(buf.size()));
+    h->flags = s.irq_flags;
+    h->index = s.irq_index;
+    h->start = s.start;
+    h->count = s.count;
+    if (!payload.empty()) std::memcpy(buf.data() + sizeof(vfio_irq_set), payload.data(), payload.size());
+    const long rc = m_core->ioctl(fd, VFIO_DEVICE_SET_IRQS, reinterpret_cast<unsigned long>(buf.data()));
+    check(s, fmt::format("VFIO_DEVICE_SET_IRQS index {} flags {:#x} start {} count {}{}", s.irq_index, s.irq_flags,
+                         s.start, s.count, shown.empty() ? "" : " [" + shown + "]"), rc, out);
+}
+
+void vfio_session::irq_info(const vfio_step& s, int fd, step_result& out) {
+    vfio_irq_info ii{};
+    ii.argsz = sizeof ii;
+    ii.index = s.irq_index;
+    const long rc = m_core->ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, reinterpret_cast<unsigned long>(&ii));
+    if (!check(s, fmt::format("VFIO_DEVICE_GET_IRQ_INFO index {}", s.irq_index), rc, out)) return;
+    out.messages.push_back(fmt::format("flags {:#x} count {}", ii.flags, ii.count));
+    if (s.expect_count != ~u64(0) && ii.count != s.expect_count)
+        fail(out, fmt::format("count {}, expected {}", ii.count, s.expect_count));
+    if (s.expect_flags && ii.flags != *s.expect_flags) fail(out, fmt::format("flags {:#x}, expected {:#x}", ii.flags, *s.expect_flags));
+}
+
+void vfio_session::region(const vfio_step& s, int fd, step_result& out) {
+    const u64 pos = (u64(s.region) << 40) + s.offset;  // VFIO_PCI_INDEX_TO_OFFSET
+    u64 v = s.op == vfio_op::region_write ? s.value : 0;
+    const bool write = s.op == vfio_op::region_write;
+    const long rc = m_core->rw(fd, &v, s.width, pos, write);
+    if (!check(s, fmt::format("{} region {} offset {:#x} width {}{}", write ? "pwrite" : "pread", s.region, s.offset,
+                              s.width, write ? fmt::format(" value {:#x}", s.value) : ""), rc, out))
+        return;
+    if (rc != long(s.width)) return fail(out, fmt::format("{} of {} bytes moved {}", write ? "pwrite" : "pread", s.width, rc));
+    if (write) return;
+    const u64 width_mask = s.width == 8 ? ~u64(0) : (u64(1) << (8 * s.width)) - 1;
+    v &= width_mask;
+    out.messages.push_back(fmt::format("read {:#x}", v));
+    if (s.expect_value && (v & s.mask) != (*s.expect_value & s.mask))
+        fail(out, fmt::format("read {:#x}, expected {:#x} (mask {:#x})", v & s.mask, *s.expect_value & s.mask, s.mask));
 }
 
 void vfio_session::pin(const vfio_step& s, step_result& out) {

@@ -8,6 +8,7 @@
 #include "sim/scenario/step_checks.h"
 #include "sim/scenario/vfio_step.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,14 @@ public:
 
     void run(const vfio_step& s, step_result& out);
 
+    // The machine's side of interrupts: the VFIO core that a message reaching the interrupt controller
+    // (deliver_interrupt) and a device's INTx line (intx_line) go to.
+    vfio::vfio_core& core() { return *m_core; }
+    // How a device_interrupt step makes the device's hardware raise an interrupt: 0 sent (or left
+    // pending by a masked vector), -EIO not sent, -ENODEV the device cannot raise interrupts.
+    using device_irq_fn = std::function<int(const bdf& device, const std::string& irq, unsigned vector)>;
+    void set_device_irq(device_irq_fn fn) { m_device_irq = std::move(fn); }
+
 private:
     struct buffer {
         u64 vaddr = 0, len = 0;
@@ -57,6 +66,11 @@ private:
     // The user bitmap against expect_dirty (bit 0 = iova).
     void check_dirty(const vfio_step& s, const std::vector<u64>& bits, step_result& out) const;
     void pin(const vfio_step& s, step_result& out);
+    int device_fd(const bdf& b, step_result& out) const;
+    void set_irqs(const vfio_step& s, int fd, step_result& out);
+    void irq_info(const vfio_step& s, int fd, step_result& out);
+    void region(const vfio_step& s, int fd, step_result& out);
+    void eventfd_step(const vfio_step& s, step_result& out);
 
     host::kernel& m_kernel;
     vfio_process_options m_options;
@@ -68,6 +82,9 @@ private:
     std::map<std::string, int> m_containers, m_groups;
     std::map<std::string, buffer> m_buffers;
     std::map<bdf, std::unique_ptr<vfio::vendor_pinning>> m_vendors;
+    std::map<bdf, int> m_device_fds;
+    std::map<std::string, int> m_eventfds;  // the process's eventfd(2) descriptors, closed at exit
+    device_irq_fn m_device_irq;
 };
 
 } // namespace iommusim::scenario

@@ -11,7 +11,7 @@ namespace iommusim::scenario {
 
 namespace {
 
-constexpr std::array<std::pair<vfio_op, const char*>, 18> k_ops{{
+constexpr std::array<std::pair<vfio_op, const char*>, 25> k_ops{{
     {vfio_op::bind, "bind"},
     {vfio_op::process_alloc, "process_alloc"},
     {vfio_op::write_process_memory, "write_process_memory"},
@@ -30,6 +30,13 @@ constexpr std::array<std::pair<vfio_op, const char*>, 18> k_ops{{
     {vfio_op::dirty_bitmap, "vfio_dirty_bitmap"},
     {vfio_op::pin_pages, "vfio_pin_pages"},
     {vfio_op::unpin_pages, "vfio_unpin_pages"},
+    {vfio_op::eventfd, "eventfd"},
+    {vfio_op::expect_eventfd, "expect_eventfd"},
+    {vfio_op::set_irqs, "vfio_set_irqs"},
+    {vfio_op::irq_info, "vfio_irq_info"},
+    {vfio_op::region_read, "vfio_region_read"},
+    {vfio_op::region_write, "vfio_region_write"},
+    {vfio_op::device_interrupt, "device_interrupt"},
 }};
 
 using platforms::json_fields;
@@ -98,6 +105,22 @@ u64 offset_field(const json_fields& in, const nlohmann::json& j, const std::stri
 
 u32 pattern_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
     return u32(in.get_uint(required(in, j, "pattern", ptr), json_ptr(ptr, "pattern"), 0xffffffff));
+}
+
+unsigned irq_index_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
+    const std::string s = one_of(in, j, "index", ptr, {"intx", "msi", "msix", "err", "req"});
+    static const char* names[] = {"intx", "msi", "msix", "err", "req"};
+    for (unsigned i = 0; i < 5; ++i)
+        if (s == names[i]) return i;  // VFIO_PCI_INTX_IRQ_INDEX .. VFIO_PCI_REQ_IRQ_INDEX
+    return 0;
+}
+
+unsigned region_field(const json_fields& in, const nlohmann::json& j, const std::string& ptr) {
+    const std::string s = one_of(in, j, "region", ptr, {"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "config", "vga"});
+    static const char* names[] = {"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "config", "vga"};
+    for (unsigned i = 0; i < 9; ++i)
+        if (s == names[i]) return i;  // VFIO_PCI_BAR0_REGION_INDEX .. VFIO_PCI_VGA_REGION_INDEX
+    return 0;
 }
 
 } // namespace
@@ -171,10 +194,12 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
         errno_field();
         break;
     case vfio_op::close:
-        in.check_members(j, ptr, {"op", "name", "container", "group"});
-        if (j.contains("container") == j.contains("group")) in.fail(ptr, "needs exactly one of \"container\" or \"group\"");
+        in.check_members(j, ptr, {"op", "name", "container", "group", "device"});
+        if (int(j.contains("container")) + int(j.contains("group")) + int(j.contains("device")) != 1)
+            in.fail(ptr, "needs exactly one of \"container\", \"group\" or \"device\" (its device fd)");
         if (j.contains("container")) s.container = name_field(in, j, "container", ptr);
-        else s.group = name_field(in, j, "group", ptr);
+        else if (j.contains("group")) s.group = name_field(in, j, "group", ptr);
+        else s.device = bdf_field(in, j, ptr);
         break;
     case vfio_op::group_status:
         in.check_members(j, ptr, {"op", "name", "group", "viable", "container_set", "expect_errno"});
@@ -222,6 +247,96 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
         }
         errno_field();
         break;
+    case vfio_op::eventfd:
+        in.check_members(j, ptr, {"op", "name", "eventfd"});
+        s.eventfd = name_field(in, j, "eventfd", ptr);
+        break;
+    case vfio_op::expect_eventfd:
+        in.check_members(j, ptr, {"op", "name", "eventfd", "count"});
+        s.eventfd = name_field(in, j, "eventfd", ptr);
+        s.expect_count = in.get_uint(required(in, j, "count", ptr), json_ptr(ptr, "count"), ~u64(0) - 1);
+        break;
+    case vfio_op::set_irqs: {
+        in.check_members(j, ptr, {"op", "name", "device", "index", "action", "data", "start", "count", "eventfds",
+                                  "bools", "argsz", "expect_errno"});
+        s.device = bdf_field(in, j, ptr);
+        s.irq_index = irq_index_field(in, j, ptr);
+        const std::string action = one_of(in, j, "action", ptr, {"trigger", "mask", "unmask"});
+        const std::string data = j.contains("data") ? one_of(in, j, "data", ptr, {"none", "bool", "eventfd"}) : "none";
+        // <linux/vfio.h>: DATA_NONE 1, DATA_BOOL 2, DATA_EVENTFD 4; ACTION_MASK 8, UNMASK 16, TRIGGER 32.
+        s.irq_flags = (data == "none" ? 1u : data == "bool" ? 2u : 4u) |
+                      (action == "mask" ? 8u : action == "unmask" ? 16u : 32u);
+        if (j.contains("start")) s.start = u32(in.get_uint(j.at("start"), json_ptr(ptr, "start"), 0xffffffff));
+        if (data == "eventfd") {
+            const std::string p = json_ptr(ptr, "eventfds");
+            const auto& v = required(in, j, "eventfds", ptr);
+            if (!v.is_array()) in.fail(p, "expected an array of eventfd names or fd numbers (-1: none)");
+            for (size_t i = 0; i < v.size(); ++i) {
+                vfio_step::fd_ref r;
+                if (v[i].is_string()) r.name = in.get_string(v[i], json_ptr(p, i));
+                else if (v[i].is_number_integer()) r.raw = v[i].get<int>();
+                else in.fail(json_ptr(p, i), "an eventfd name or an fd number");
+                s.eventfds.push_back(r);
+            }
+            s.count = u32(s.eventfds.size());
+        } else if (data == "bool") {
+            const std::string p = json_ptr(ptr, "bools");
+            const auto& v = required(in, j, "bools", ptr);
+            if (!v.is_array()) in.fail(p, "expected an array of booleans");
+            for (size_t i = 0; i < v.size(); ++i) s.bools.push_back(in.get_bool(v[i], json_ptr(p, i)) ? 1 : 0);
+            s.count = u32(s.bools.size());
+        } else if (j.contains("eventfds") || j.contains("bools")) {
+            in.fail(ptr, "\"eventfds\" goes with \"data\": \"eventfd\", \"bools\" with \"data\": \"bool\"");
+        }
+        if (j.contains("count")) s.count = u32(in.get_uint(j.at("count"), json_ptr(ptr, "count"), 0xffffffff));
+        else if (data == "none") s.count = 1;
+        if (j.contains("argsz")) s.argsz = u32(in.get_uint(j.at("argsz"), json_ptr(ptr, "argsz"), 0xffffffff));
+        errno_field();
+        break;
+    }
+    case vfio_op::irq_info:
+        in.check_members(j, ptr, {"op", "name", "device", "index", "expect_count", "expect_flags", "expect_errno"});
+        s.device = bdf_field(in, j, ptr);
+        s.irq_index = irq_index_field(in, j, ptr);
+        if (j.contains("expect_count")) s.expect_count = in.get_uint(j.at("expect_count"), json_ptr(ptr, "expect_count"), 2048);
+        else s.expect_count = ~u64(0);  // not checked
+        if (j.contains("expect_flags"))
+            s.expect_flags = u32(in.get_uint(j.at("expect_flags"), json_ptr(ptr, "expect_flags"), 0xffffffff));
+        errno_field();
+        break;
+    case vfio_op::region_read:
+    case vfio_op::region_write: {
+        in.check_members(j, ptr, {"op", "name", "device", "region", "offset", "width", "value", "expect_value", "mask",
+                                  "expect_errno"});
+        s.device = bdf_field(in, j, ptr);
+        s.region = region_field(in, j, ptr);
+        s.offset = in.get_uint(required(in, j, "offset", ptr), json_ptr(ptr, "offset"), u64(1) << 40);
+        if (j.contains("width")) {
+            s.width = unsigned(in.get_uint(j.at("width"), json_ptr(ptr, "width"), 8));
+            if (s.width != 1 && s.width != 2 && s.width != 4 && s.width != 8)
+                in.fail(json_ptr(ptr, "width"), "a width is 1, 2, 4 or 8 bytes");
+        }
+        if (s.op == vfio_op::region_write) {
+            s.value = in.get_uint(required(in, j, "value", ptr), json_ptr(ptr, "value"), ~u64(0));
+            if (j.contains("expect_value") || j.contains("mask")) in.fail(ptr, "a write has no \"expect_value\"");
+        } else {
+            if (j.contains("value")) in.fail(json_ptr(ptr, "value"), "a read has \"expect_value\", not \"value\"");
+            if (j.contains("expect_value")) s.expect_value = in.get_uint(j.at("expect_value"), json_ptr(ptr, "expect_value"), ~u64(0));
+            if (j.contains("mask")) s.mask = in.get_uint(j.at("mask"), json_ptr(ptr, "mask"), ~u64(0));
+        }
+        errno_field();
+        break;
+    }
+    case vfio_op::device_interrupt:
+        in.check_members(j, ptr, {"op", "name", "device", "irq", "vector", "expect"});
+        s.device = bdf_field(in, j, ptr);
+        s.irq = one_of(in, j, "irq", ptr, {"msi", "msix", "intx_assert", "intx_deassert"});
+        if (j.contains("vector")) {
+            if (s.irq != "msi" && s.irq != "msix") in.fail(json_ptr(ptr, "vector"), "only MSI and MSI-X have vectors");
+            s.vector = unsigned(in.get_uint(j.at("vector"), json_ptr(ptr, "vector"), 2047));
+        }
+        if (j.contains("expect")) s.expect_sent = one_of(in, j, "expect", ptr, {"sent", "failed"}) == "sent";
+        break;
     case vfio_op::get_device_fd:
         in.check_members(j, ptr, {"op", "name", "group", "device", "expect_errno"});
         s.group = name_field(in, j, "group", ptr);
@@ -260,12 +375,13 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
 void parse_process_options(const json_fields& in, const nlohmann::json& j, const std::string& ptr,
                            vfio_process_options& out) {
     in.require_object(j, ptr);
-    in.check_members(j, ptr, {"memlock", "cap_ipc_lock"});
+    in.check_members(j, ptr, {"memlock", "cap_ipc_lock", "nointxmask"});
     if (j.contains("memlock")) {
         const auto& m = j.at("memlock");
         out.memlock = m.is_string() && m.get<std::string>() == "unlimited" ? ~u64(0) : in.get_size(m, json_ptr(ptr, "memlock"));
     }
     if (j.contains("cap_ipc_lock")) out.cap_ipc_lock = in.get_bool(j.at("cap_ipc_lock"), json_ptr(ptr, "cap_ipc_lock"));
+    if (j.contains("nointxmask")) out.nointxmask = in.get_bool(j.at("nointxmask"), json_ptr(ptr, "nointxmask"));
 }
 
 } // namespace iommusim::scenario

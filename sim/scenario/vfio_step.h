@@ -14,6 +14,13 @@
 //   { "op": "vfio_map_dma", "container": "c", "buffer": "buf", "iova": "0x100000", "size": "2M", "prot": "rw" }
 //   { "op": "vfio_get_device_fd", "group": "g", "device": "0000:01:00.0" }
 //   { "op": "expect_process_memory", "buffer": "buf", "offset": 0, "size": 64, "pattern": "0xa5a5a5a5" }
+//   { "op": "eventfd", "eventfd": "e0" }                                        eventfd(2) of the process
+//   { "op": "vfio_set_irqs", "device": "0000:01:00.0", "index": "msix", "action": "trigger",
+//     "data": "eventfd", "start": 0, "eventfds": ["e0", -1] }                   count = number of entries
+//   { "op": "vfio_region_write", "device": "0000:01:00.0", "region": "config", "offset": 4, "width": 2,
+//     "value": "0x0406" }                                                      pwrite on the device fd
+//   { "op": "device_interrupt", "device": "0000:01:00.0", "irq": "msix", "vector": 0 }  the device signals
+//   { "op": "expect_eventfd", "eventfd": "e0", "count": 1 }                     read(2): count since last read
 #pragma once
 #include "sim/core/bdf.h"
 #include "sim/core/types.h"
@@ -36,7 +43,7 @@ enum class vfio_op {
     expect_process_memory, // the process reads `pattern` there
     open_container,        // open("/dev/vfio/vfio") as `container`
     open_group,            // open("/dev/vfio/<group of device>") as `group`
-    close,                 // close(2) of the fd named `container` or `group`
+    close,                 // close(2) of the fd named `container` or `group`, or of `device`'s device fd
     group_status,          // GROUP_GET_STATUS: `viable`, `container_set`
     set_container,         // GROUP_SET_CONTAINER
     unset_container,       // GROUP_UNSET_CONTAINER
@@ -48,6 +55,13 @@ enum class vfio_op {
     dirty_bitmap,          // DIRTY_PAGES GET_BITMAP of [iova, iova + size): `expect_dirty`
     pin_pages,             // the device's vendor driver: vfio_pin_pages(iova, npage, prot)
     unpin_pages,           // vfio_unpin_pages(iova, npage)
+    eventfd,               // eventfd(2) named `eventfd`, non-blocking, counter 0
+    expect_eventfd,        // read(2) of `eventfd`: the counter must be `count` (0: nothing signalled)
+    set_irqs,              // VFIO_DEVICE_SET_IRQS on `device`'s fd: index, action, data, start, count, payload
+    irq_info,              // VFIO_DEVICE_GET_IRQ_INFO of `index`: `expect_count`, `expect_flags`
+    region_read,           // pread of `width` bytes at `offset` of `region`: `expect_value` (under `mask`)
+    region_write,          // pwrite of `value` (`width` bytes) at `offset` of `region`
+    device_interrupt,      // the device's hardware raises `irq` (msi / msix `vector`, intx_assert, intx_deassert)
 };
 const char* to_string(vfio_op op);
 const std::vector<std::string>& vfio_op_names();
@@ -70,6 +84,28 @@ struct vfio_step {
     // dirty_bitmap / unmap_dma with a bitmap: the dirty pages must be exactly these [iova, iova + size)
     // ranges (page granular); empty: none dirty.
     std::optional<std::vector<std::pair<u64, u64>>> expect_dirty;
+
+    // Interrupts and regions of a device fd (the fd GROUP_GET_DEVICE_FD returned for `device`).
+    std::string eventfd;                  // eventfd / expect_eventfd
+    u64 expect_count = 0;                 // expect_eventfd
+    unsigned irq_index = 0;               // VFIO_PCI_*_IRQ_INDEX
+    u32 irq_flags = 0;                    // set_irqs: VFIO_IRQ_SET_DATA_* | VFIO_IRQ_SET_ACTION_*
+    u32 start = 0, count = 0;
+    struct fd_ref {
+        std::string name;                 // an eventfd step's name, or empty: `raw` is the number passed
+        int raw = -1;
+    };
+    std::vector<fd_ref> eventfds;         // set_irqs DATA_EVENTFD payload
+    std::vector<u8> bools;                // set_irqs DATA_BOOL payload
+    std::optional<u32> argsz;             // set_irqs: argsz other than the payload's size
+    std::optional<u32> expect_flags;      // irq_info
+    unsigned region = 0;                  // VFIO_PCI_*_REGION_INDEX
+    unsigned width = 4;                   // region_read / region_write: 1, 2, 4 or 8 bytes
+    u64 value = 0, mask = ~u64(0);
+    std::optional<u64> expect_value;
+    std::string irq;                      // device_interrupt: msi | msix | intx_assert | intx_deassert
+    unsigned vector = 0;
+    bool expect_sent = true;              // device_interrupt "expect": "sent" | "failed"
 };
 
 // Parses a step whose "op" is one of vfio_op_names(); throws input_error with the JSON pointer.
@@ -82,6 +118,7 @@ struct vfio_process_options {
     u64 memlock = 8 << 20;                // RLIMIT_MEMLOCK in bytes (~0: unlimited)
     bool cap_ipc_lock = false;
     bool allow_unsafe_interrupts = false; // vfio_iommu_type1.allow_unsafe_interrupts
+    bool nointxmask = false;              // vfio_pci.nointxmask (the process object's "nointxmask")
 };
 void parse_process_options(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr,
                            vfio_process_options& out);

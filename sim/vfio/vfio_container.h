@@ -16,6 +16,7 @@ class vfio_group;
 struct vfio_options {
     type1_options type1;
     bool enable_unsafe_noiommu_mode = false;  // vfio.enable_unsafe_noiommu_mode (no noiommu groups here)
+    bool nointxmask = false;                  // vfio_pci.nointxmask: INTx masked by disable_irq, never DisINTx
 };
 
 class vfio_container {

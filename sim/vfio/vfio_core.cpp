@@ -139,7 +139,10 @@ long vfio_core::get_device_fd(const std::shared_ptr<vfio_group>& g, unsigned lon
     if (!found) return -ENODEV;
     if (int rc = g->use_container()) return rc;
     auto& dev = m_devices[name];
-    if (!dev) dev = std::make_shared<vfio_device>(*found, g->id(), &m_host, &m_irq_router);
+    if (!dev) {
+        dev = std::make_shared<vfio_device>(*found, g->id(), &m_host, &m_irq_router, m_options.nointxmask);
+        dev->set_intx_line(m_intx_levels[name]);
+    }
     dev->open();
     ++m_group_file_refs[g->id()];
     const int fd = alloc_fd();
@@ -152,6 +155,16 @@ long vfio_core::rw(int fd, void* buf, u64 count, u64 offset, bool write) {
     if (it == m_fds.end()) return -EBADF;
     if (it->second.kind != fd_kind::device) return -EINVAL;  // container and group files have no read/write
     return it->second.device->rw(buf, count, offset, write);
+}
+
+void vfio_core::intx_line(const std::string& name, bool level) {
+    m_intx_levels[name] = level;
+    if (auto d = device(name)) d->set_intx_line(level);
+}
+
+void vfio_core::poll_irqfds() {
+    for (auto& [name, d] : m_devices)
+        if (d->open_count() > 0 && d->irqs()) d->irqs()->poll_unmask();
 }
 
 std::shared_ptr<vfio_device> vfio_core::device(const std::string& name) const {

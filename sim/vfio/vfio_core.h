@@ -40,6 +40,15 @@ public:
     long rw(int fd, void* buf, u64 count, u64 offset, bool write);
     // The host vectors of vfio-pci's MSI/MSI-X: the interrupt controller's arrivals go to deliver().
     vfio_pci_irq_router& irq_router() { return m_irq_router; }
+    // The interrupt controller received a message (after interrupt remapping): its vector goes to the
+    // router; true when a user's eventfd was signalled.
+    bool deliver_interrupt(u8 vector) { return m_irq_router.deliver(vector); }
+    // The INTx line of device `name` (dev_name) changed level at the interrupt controller: the device's
+    // vfio-pci handler runs while it is open (the level is remembered for a later open).
+    void intx_line(const std::string& name, bool level);
+    // The kernel runs: every open device's unmask irqfd is looked at (a user's write to it unmasks INTx;
+    // the real kernel's virqfd wakes on the write, here the machine calls this before it acts).
+    void poll_irqfds();
     std::shared_ptr<vfio_device> device(const std::string& name) const;
 
     std::optional<fd_kind> kind(int fd) const;
@@ -73,6 +82,7 @@ private:
     std::map<int, std::shared_ptr<vfio_group>> m_groups;
     std::map<int, int> m_group_file_refs;  // group fd + device fds of each group
     std::map<std::string, std::shared_ptr<vfio_device>> m_devices;
+    std::map<std::string, bool> m_intx_levels;
     std::vector<std::weak_ptr<vfio_container>> m_containers;
 };
 

@@ -12,8 +12,10 @@
 
 namespace iommusim::vfio {
 
-vfio_device::vfio_device(const host::pci_dev& dev, int group, vfio_host* host, vfio_pci_irq_router* router)
-    : m_dev(dev), m_name(dev.name()), m_group(group), m_host(host), m_router(router ? router : &m_own_router) {
+vfio_device::vfio_device(const host::pci_dev& dev, int group, vfio_host* host, vfio_pci_irq_router* router,
+                         bool nointxmask)
+    : m_dev(dev), m_name(dev.name()), m_group(group), m_host(host), m_router(router ? router : &m_own_router),
+      m_nointxmask(nointxmask) {
     m_kernel = host ? host->kernel() : nullptr;
 }
 
@@ -51,7 +53,8 @@ void vfio_device::enable() {
         }
     };
     m_config = std::make_unique<vfio_pci_config>(m_kernel->access(), m_dev, hooks);
-    m_irqs = std::make_unique<vfio_pci_irqs>(m_kernel, m_dev, *m_config, *m_router);
+    m_irqs = std::make_unique<vfio_pci_irqs>(m_kernel, m_dev, *m_config, *m_router, m_nointxmask);
+    m_irqs->set_line(m_intx_line);  // no IRQ requested yet: only the level is taken
     m_irqs->enable();
     m_config->init();
     m_regions = std::make_unique<vfio_pci_regions>(m_kernel, m_dev, *m_config);
@@ -63,6 +66,11 @@ void vfio_device::disable() {
     if (!m_kernel || !m_irqs) return;
     m_irqs->disable();
     pci_try_reset_function(*m_kernel, m_dev);
+}
+
+void vfio_device::set_intx_line(bool level) {
+    m_intx_line = level;
+    if (m_irqs && m_open_count > 0) m_irqs->set_line(level);
 }
 
 long vfio_device::ioctl(unsigned long request, unsigned long arg, const group_fd_lookup& lookup) {

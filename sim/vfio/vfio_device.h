@@ -28,7 +28,8 @@ class vfio_device {
 public:
     // host may be nullptr (or have no kernel): then only DEVICE_GET_INFO answers, as a device without
     // hardware behind it (the core's own unit tests).
-    vfio_device(const host::pci_dev& dev, int group, vfio_host* host = nullptr, vfio_pci_irq_router* router = nullptr);
+    vfio_device(const host::pci_dev& dev, int group, vfio_host* host = nullptr, vfio_pci_irq_router* router = nullptr,
+                bool nointxmask = false);
     ~vfio_device();
 
     const std::string& name() const { return m_name; }  // dev_name(): "0000:01:00.0"
@@ -45,6 +46,8 @@ public:
     long rw(void* buf, u64 count, u64 pos, bool iswrite);
 
     bool reset_works() const { return m_reset_works; }
+    // The device's INTx line at the interrupt controller changed level (kept while the device is closed).
+    void set_intx_line(bool level);
     vfio_pci_config* config() { return m_config.get(); }
     vfio_pci_irqs* irqs() { return m_irqs.get(); }
     vfio_pci_regions* regions() { return m_regions.get(); }
@@ -63,6 +66,8 @@ private:
     vfio_pci_irq_router* m_router;
     int m_open_count = 0;
     bool m_reset_works = true;
+    bool m_nointxmask = false;
+    bool m_intx_line = false;
     std::unique_ptr<vfio_pci_config> m_config;
     std::unique_ptr<vfio_pci_irqs> m_irqs;
     std::unique_ptr<vfio_pci_regions> m_regions;

@@ -73,8 +73,8 @@ bool vfio_pci_irq_router::deliver(u8 vector) {
 // ---- vfio_pci_irqs --------------------------------------------------------------------------------
 
 vfio_pci_irqs::vfio_pci_irqs(host::kernel* kernel, const host::pci_dev& dev, vfio_pci_config& config,
-                             vfio_pci_irq_router& router)
-    : m_kernel(kernel), m_dev(dev), m_config(config), m_router(router) {}
+                             vfio_pci_irq_router& router, bool nointxmask)
+    : m_kernel(kernel), m_dev(dev), m_config(config), m_router(router), m_nointxmask(nointxmask) {}
 
 vfio_pci_irqs::~vfio_pci_irqs() { disable(); }
 
@@ -92,8 +92,10 @@ bool vfio_pci_irqs::intx_pending() {
 
 // vfio_pci_core_enable: pci_intx_mask_supported toggles DisINTx and sees whether it sticks; a device
 // whose DisINTx works starts with it clear.
+// With nointxmask the test is skipped and pci_2_3 stays false (every INTx masked by disable_irq).
 void vfio_pci_irqs::enable() {
-    if (!m_kernel) return;
+    m_pci_2_3 = false;
+    if (!m_kernel || m_nointxmask) return;
     auto& a = m_kernel->access();
     const u16 cmd = a.read16(m_dev, PCI_COMMAND);
     a.write16(m_dev, PCI_COMMAND, u16(cmd ^ PCI_COMMAND_INTX_DISABLE));
@@ -168,6 +170,7 @@ long vfio_pci_irqs::set_irqs(unsigned long arg) {
         data.resize(hdr.count * size);
         std::memcpy(data.data(), reinterpret_cast<const u8*>(arg) + minsz, data.size());
     }
+    poll_unmask();
     return dispatch(hdr.flags, hdr.index, hdr.start, hdr.count, data.empty() ? nullptr : data.data());
 }
 
@@ -198,20 +201,27 @@ long vfio_pci_irqs::dispatch(u32 flags, unsigned index, u32 start, u32 count, co
 
 // ---- INTx ------------------------------------------------------------------------------------------
 
+// vfio_send_intx_eventfd: only while INTx is the mode and the user has not set the virtual INTx-Disable.
 void vfio_pci_irqs::send_intx() {
-    if (m_type == intx && !m_ctx.empty() && m_ctx[0].trigger) m_ctx[0].trigger->signal();
+    if (m_type == intx && !m_config.virq_disabled() && !m_ctx.empty() && m_ctx[0].trigger) m_ctx[0].trigger->signal();
 }
 
-// vfio_pci_intx_mask: DisINTx on a PCI 2.3 device, else disable_irq.
+// vfio_pci_intx_mask: DisINTx on a PCI 2.3 device, else disable_irq. Outside INTx mode (a config write of
+// the virtual INTx-Disable) the physical bit just follows on a PCI 2.3 device.
 void vfio_pci_irqs::do_intx_mask() {
-    if (m_type != intx || m_intx_masked) return;
+    if (m_type != intx) {
+        if (m_pci_2_3) set_disintx(true);
+        return;
+    }
+    if (m_intx_masked) return;
     if (m_pci_2_3) set_disintx(true);
     else m_intx_host_disabled = true;
     m_intx_masked = true;
 }
 
 // vfio_pci_intx_unmask_handler: a still-asserted line stays masked and is re-sent to the user
-// (pci_check_and_unmask_intx); nothing happens while the virtual INTx-Disable is set.
+// (pci_check_and_unmask_intx refuses to unmask while Interrupt Status is set); nothing happens while the
+// virtual INTx-Disable is set. Without DisINTx, enable_irq: a line still high fires again at once.
 bool vfio_pci_irqs::intx_unmask_handler() {
     if (m_type != intx) {
         if (m_pci_2_3) set_disintx(false);
@@ -231,23 +241,51 @@ bool vfio_pci_irqs::intx_unmask_handler() {
 
 void vfio_pci_irqs::do_intx_unmask() {
     if (intx_unmask_handler()) send_intx();
+    intx_fire();  // enable_irq with the level still asserted
 }
 
-// vfio_intx_handler: mask the line, then tell the user.
+void vfio_pci_irqs::poll_unmask() {
+    if (!m_intx_unmask) return;
+    u64 n = 0;
+    const int fd = m_intx_unmask->fd();
+    const int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    const bool woke = ::read(fd, &n, sizeof n) == sizeof n && n;
+    fcntl(fd, F_SETFL, fl);
+    if (woke) do_intx_unmask();
+}
+
+// vfio_intx_handler: without DisINTx the IRQ is disabled (disable_irq_nosync) and always ours; with it,
+// only a line not already masked whose Interrupt Status is set (pci_check_and_mask_intx: the line may
+// be shared). Handled: masked, then the user's trigger signalled.
 bool vfio_pci_irqs::intx_handler() {
-    if (m_intx_unmask) {  // the irqfd: a user write to the unmask eventfd unmasks (virqfd_enable)
-        u64 n = 0;
-        const int fl = fcntl(m_intx_unmask->fd(), F_GETFL);
-        fcntl(m_intx_unmask->fd(), F_SETFL, fl | O_NONBLOCK);
-        if (::read(m_intx_unmask->fd(), &n, sizeof n) == sizeof n && n) do_intx_unmask();
-        fcntl(m_intx_unmask->fd(), F_SETFL, fl);
+    if (m_type != intx || m_ctx.empty() || !m_ctx[0].trigger) return false;  // no IRQ requested
+    if (!m_pci_2_3) {
+        if (m_intx_host_disabled) return false;
+        m_intx_host_disabled = true;
+        m_intx_masked = true;
+    } else {
+        if (m_intx_masked || !intx_pending()) return false;
+        set_disintx(true);
+        m_intx_masked = true;
     }
-    if (m_type != intx || m_intx_host_disabled) return false;
-    if (m_intx_masked) return false;
-    if (m_pci_2_3 && !intx_pending()) return false;  // pci_check_and_mask_intx: not ours
-    do_intx_mask();
     send_intx();
     return true;
+}
+
+// A level-triggered IRQ line: the handler runs while the line is high and the IRQ is enabled. The
+// handler masks (DisINTx drops the device's line; disable_irq leaves it high but disabled), so this ends.
+void vfio_pci_irqs::intx_fire() {
+    if (m_in_handler || !m_line || m_intx_host_disabled) return;
+    m_in_handler = true;
+    intx_handler();
+    m_in_handler = false;
+}
+
+void vfio_pci_irqs::set_line(bool level) {
+    m_line = level;
+    poll_unmask();
+    if (level) intx_fire();
 }
 
 void vfio_pci_irqs::set_virq_disabled(bool disabled) {
@@ -255,9 +293,24 @@ void vfio_pci_irqs::set_virq_disabled(bool disabled) {
     else do_intx_unmask();
 }
 
+// vfio_intx_set_signal: the old trigger and IRQ go first (free_irq); fd < 0 stops there. Then
+// eventfd_ctx_fdget and request_irq (shared only with DisINTx masking); disable_irq does not survive a
+// new request_irq, so a masked non-PCI-2.3 line is disabled again. A line already high fires at once.
+int vfio_pci_irqs::intx_set_signal(int fd) {
+    m_ctx[0].trigger.reset();
+    if (fd < 0) return 0;
+    std::shared_ptr<vfio_eventfd> e;
+    if (int rc = vfio_eventfd::get(fd, e)) return rc;
+    m_ctx[0].trigger = e;
+    m_intx_host_disabled = !m_pci_2_3 && m_intx_masked;
+    intx_fire();
+    return 0;
+}
+
+// vfio_intx_disable: the irqfds and the trigger go; DisINTx is left as it is.
 void vfio_pci_irqs::intx_disable() {
-    set_disintx(true);  // vfio_intx_disable leaves the line masked at the device
     m_intx_unmask.reset();
+    if (!m_ctx.empty()) intx_set_signal(-1);
     m_ctx.clear();
     m_intx_masked = false;
     m_intx_host_disabled = false;
@@ -274,7 +327,8 @@ long vfio_pci_irqs::intx_mask(u32 start, u32 count, u32 flags, const u8* data) {
     return 0;
 }
 
-// vfio_pci_set_intx_unmask: EVENTFD registers (fd >= 0) or removes (fd < 0) the unmask irqfd.
+// vfio_pci_set_intx_unmask: EVENTFD registers (fd >= 0) or removes (fd < 0) the unmask irqfd; an event
+// already counted when it is registered unmasks at once (virqfd_enable checks for one).
 long vfio_pci_irqs::intx_unmask(u32 start, u32 count, u32 flags, const u8* data) {
     if (m_type != intx || start != 0 || count != 1) return -EINVAL;
     if (flags & VFIO_IRQ_SET_DATA_NONE) do_intx_unmask();
@@ -287,6 +341,7 @@ long vfio_pci_irqs::intx_unmask(u32 start, u32 count, u32 flags, const u8* data)
             std::shared_ptr<vfio_eventfd> e;
             if (int rc = vfio_eventfd::get(fd, e)) return rc;
             m_intx_unmask = e;
+            poll_unmask();
         } else {
             m_intx_unmask.reset();
         }
@@ -294,7 +349,8 @@ long vfio_pci_irqs::intx_unmask(u32 start, u32 count, u32 flags, const u8* data)
     return 0;
 }
 
-// vfio_pci_set_intx_trigger.
+// vfio_pci_set_intx_trigger; vfio_intx_enable: the mask state starts as the virtual INTx-Disable bit
+// (DisINTx follows it on a PCI 2.3 device); a failed set_signal on a fresh enable disables again.
 long vfio_pci_irqs::intx_trigger(u32 start, u32 count, u32 flags, const u8* data) {
     if (m_type == intx && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
         intx_disable();
@@ -304,18 +360,14 @@ long vfio_pci_irqs::intx_trigger(u32 start, u32 count, u32 flags, const u8* data
     if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
         std::int32_t fd;
         std::memcpy(&fd, data, sizeof fd);
-        std::shared_ptr<vfio_eventfd> e;
-        if (fd >= 0)
-            if (int rc = vfio_eventfd::get(fd, e)) return rc;  // vfio_intx_set_signal fails: enable undone
-        if (m_type == none) {
-            // vfio_intx_enable: the mask state starts as the virtual INTx-Disable bit.
-            m_ctx.assign(1, ctx{});
-            m_type = intx;
-            m_intx_masked = m_config.virq_disabled();
-            if (m_pci_2_3) set_disintx(m_intx_masked);
-        }
-        m_ctx[0].trigger = e;  // fd -1: the trigger goes, INTx stays the mode
-        return 0;
+        if (m_type == intx) return intx_set_signal(fd);
+        m_ctx.assign(1, ctx{});
+        m_type = intx;
+        m_intx_masked = m_config.virq_disabled();
+        if (m_pci_2_3) set_disintx(m_intx_masked);
+        const int rc = intx_set_signal(fd);
+        if (rc) intx_disable();
+        return rc;
     }
     if (m_type != intx) return -EINVAL;
     if ((flags & VFIO_IRQ_SET_DATA_NONE) || ((flags & VFIO_IRQ_SET_DATA_BOOL) && data[0])) send_intx();
@@ -324,19 +376,64 @@ long vfio_pci_irqs::intx_trigger(u32 start, u32 count, u32 flags, const u8* data
 
 // ---- MSI / MSI-X -----------------------------------------------------------------------------------
 
-// Writes the composed messages into the device: the MSI capability, or the MSI-X table in its BAR.
+u64 vfio_pci_irqs::msix_table_base() const {
+    if (!m_kernel || !m_config.msix_cap()) return 0;
+    const u32 table = m_kernel->access().read32(m_dev, u16(m_config.msix_cap() + PCI_MSIX_TABLE));
+    for (const auto& r : m_dev.resources)
+        if (r.index == (table & PCI_MSIX_TABLE_BIR) && r.base) return r.base + (table & ~u32(PCI_MSIX_TABLE_BIR));
+    return 0;
+}
+
+// vfio_pci_memory_lock_and_enable / _unlock_and_restore: the MSI-X table is in a BAR, so the kernel's
+// writes to it need memory decode whatever the user left in COMMAND.
+template <typename F>
+void vfio_pci_irqs::with_memory(F&& f) {
+    auto& a = m_kernel->access();
+    const u16 cmd = a.read16(m_dev, PCI_COMMAND);
+    if (!(cmd & PCI_COMMAND_MEMORY)) a.write16(m_dev, PCI_COMMAND, u16(cmd | PCI_COMMAND_MEMORY));
+    f();
+    if (!(cmd & PCI_COMMAND_MEMORY)) a.write16(m_dev, PCI_COMMAND, cmd);
+}
+
+// One vector's mask at the device, what irq startup / shutdown do (pci_msi_unmask_irq / pci_msi_mask_irq):
+// MSI-X Vector Control bit 0; MSI the Mask Bits register when per-vector masking is implemented (else
+// an MSI vector cannot be masked). A masked vector's interrupt waits in the device's Pending bits and
+// is sent when the vector is unmasked (PCI 3.0 §6.8.1.7, §6.8.2.10).
+void vfio_pci_irqs::mask_vector(unsigned v, bool masked) {
+    if (!m_kernel) return;
+    auto& a = m_kernel->access();
+    if (m_type == msi) {
+        const u16 cap = m_config.msi_cap();
+        const u16 f = a.read16(m_dev, u16(cap + PCI_MSI_FLAGS));
+        if (!(f & PCI_MSI_FLAGS_MASKBIT)) return;
+        const u16 reg = u16(cap + ((f & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32));
+        const u32 bits = a.read32(m_dev, reg);
+        a.write32(m_dev, reg, masked ? bits | (1u << v) : bits & ~(1u << v));
+        return;
+    }
+    const u64 e = msix_table_base();
+    if (e) with_memory([&] { a.ops().mmio_write(e + 16 * v + 12, 4, masked ? 1 : 0); });
+}
+
+// Writes the composed messages into the device (pci_write_msi_msg): the MSI capability with every vector
+// masked (msi_capability_init), or the MSI-X table with every entry masked (msix_capability_init), then
+// Enable; request_irq unmasks each vector as its trigger is set.
 void vfio_pci_irqs::program_msi(bool on) {
     if (!m_kernel) return;
     auto& a = m_kernel->access();
     if (m_type == msi) {
         const u16 cap = m_config.msi_cap();
         u16 f = a.read16(m_dev, u16(cap + PCI_MSI_FLAGS));
+        const bool is64 = f & PCI_MSI_FLAGS_64BIT;
         if (on && !m_msi.msgs.empty()) {
             const host::msi_msg& m = m_msi.msgs[0];
             a.write32(m_dev, u16(cap + PCI_MSI_ADDRESS_LO), m.address_lo);
-            const bool is64 = f & PCI_MSI_FLAGS_64BIT;
             if (is64) a.write32(m_dev, u16(cap + PCI_MSI_ADDRESS_HI), m.address_hi);
             a.write16(m_dev, u16(cap + (is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32)), u16(m.data));
+            if (f & PCI_MSI_FLAGS_MASKBIT) {
+                const u16 reg = u16(cap + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32));
+                a.write32(m_dev, reg, a.read32(m_dev, reg) | ((m_msi.count >= 32 ? 0u : 1u << m_msi.count) - 1));
+            }
             unsigned log2 = 0;
             while ((1u << log2) < m_msi.count) ++log2;
             f = u16((f & ~PCI_MSI_FLAGS_QSIZE) | (log2 << 4) | PCI_MSI_FLAGS_ENABLE);
@@ -347,18 +444,17 @@ void vfio_pci_irqs::program_msi(bool on) {
         return;
     }
     const u16 cap = m_config.msix_cap();
-    const u32 table = a.read32(m_dev, u16(cap + PCI_MSIX_TABLE));
-    u64 base = 0;
-    for (const auto& r : m_dev.resources)
-        if (r.index == (table & PCI_MSIX_TABLE_BIR)) base = r.base + (table & ~u32(PCI_MSIX_TABLE_BIR));
+    const u64 base = msix_table_base();
     if (on && base) {
-        for (unsigned i = 0; i < m_ctx.size() && i < m_msi.msgs.size(); ++i) {
-            const u64 e = base + 16 * i;
-            a.ops().mmio_write(e, 4, m_msi.msgs[i].address_lo);
-            a.ops().mmio_write(e + 4, 4, m_msi.msgs[i].address_hi);
-            a.ops().mmio_write(e + 8, 4, m_msi.msgs[i].data);
-            a.ops().mmio_write(e + 12, 4, 0);  // vector control: unmasked
-        }
+        with_memory([&] {
+            for (unsigned i = 0; i < m_ctx.size() && i < m_msi.msgs.size(); ++i) {
+                const u64 e = base + 16 * i;
+                a.ops().mmio_write(e + 12, 4, 1);  // masked before the message changes
+                a.ops().mmio_write(e, 4, m_msi.msgs[i].address_lo);
+                a.ops().mmio_write(e + 4, 4, m_msi.msgs[i].address_hi);
+                a.ops().mmio_write(e + 8, 4, m_msi.msgs[i].data);
+            }
+        });
     }
     u16 f = a.read16(m_dev, u16(cap + PCI_MSIX_FLAGS));
     f = on ? u16((f | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL) : u16(f & ~PCI_MSIX_FLAGS_ENABLE);
@@ -394,6 +490,7 @@ int vfio_pci_irqs::msi_enable(unsigned nvec, bool is_msix) {
         while ((1u << (qmax + 1)) <= nvec * 2 - 1) ++qmax;
         m_config.set_msi_qmax(qmax);
     }
+    set_disintx(true);  // pci_intx_for_msi(dev, 0) in msi/msix_capability_init
     program_msi(true);
     return 0;
 }
@@ -410,20 +507,37 @@ void vfio_pci_irqs::msi_disable() {
     m_msi = {};
     m_ctx.clear();
     m_type = none;
-    // vfio_msi_disable: a PCI 2.3 device gets INTx masked at the device.
-    if (m_pci_2_3) set_disintx(true);
+    set_disintx(false);  // pci_free_irq_vectors: pci_intx_for_msi(dev, 1) on the shutdown path
 }
 
-// vfio_msi_set_vector_signal.
+// vfio_msi_set_vector_signal: free_irq of the old trigger masks the vector at the device (irq shutdown);
+// fd < 0 stops there. Otherwise eventfd_ctx_fdget, the cached message written again for MSI-X (the
+// table may have been cleared behind the kernel's back), request_irq: the vector is bound, then unmasked,
+// so an interrupt that waited in the Pending bits arrives at the new trigger.
 int vfio_pci_irqs::msi_set_vector(unsigned v, int fd) {
     if (v >= m_ctx.size()) return -EINVAL;
-    m_ctx[v].trigger.reset();
-    m_router.unbind(u8(m_first_vector + int(v)));
+    const u8 vector = u8(m_first_vector + int(v));
+    if (m_ctx[v].trigger) {
+        m_router.unbind(vector);
+        m_ctx[v].trigger.reset();
+        mask_vector(v, true);
+    }
     if (fd < 0) return 0;
     std::shared_ptr<vfio_eventfd> e;
     if (int rc = vfio_eventfd::get(fd, e)) return rc;
+    if (m_type == msix && v < m_msi.msgs.size() && m_kernel) {
+        if (const u64 base = msix_table_base()) {
+            auto& a = m_kernel->access();
+            with_memory([&] {
+                a.ops().mmio_write(base + 16 * v, 4, m_msi.msgs[v].address_lo);
+                a.ops().mmio_write(base + 16 * v + 4, 4, m_msi.msgs[v].address_hi);
+                a.ops().mmio_write(base + 16 * v + 8, 4, m_msi.msgs[v].data);
+            });
+        }
+    }
     m_ctx[v].trigger = e;
-    m_router.bind(u8(m_first_vector + int(v)), e);
+    m_router.bind(vector, e);
+    mask_vector(v, false);
     return 0;
 }
 

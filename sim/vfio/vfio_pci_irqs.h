@@ -57,7 +57,9 @@ class vfio_pci_irqs {
 public:
     enum irq_type { none = -1, intx = 0, msi = 1, msix = 2 };
 
-    vfio_pci_irqs(host::kernel* kernel, const host::pci_dev& dev, vfio_pci_config& config, vfio_pci_irq_router& router);
+    // nointxmask: vfio-pci's module parameter of that name (never mask INTx with DisINTx).
+    vfio_pci_irqs(host::kernel* kernel, const host::pci_dev& dev, vfio_pci_config& config, vfio_pci_irq_router& router,
+                  bool nointxmask = false);
     ~vfio_pci_irqs();
 
     // vfio_pci_core_enable's interrupt part: pci_2_3 (INTx masking through DisINTx works), clear DisINTx.
@@ -70,8 +72,18 @@ public:
     // vfio_pci_get_irq_count.
     unsigned irq_count(unsigned index) const;
 
-    // The INTx line of the device asserts (vfio_intx_handler); returns whether the eventfd was signalled.
+    // The device's INTx line as the interrupt controller sees it changed level (device -> bridges -> the
+    // platform's routing). The line is level-triggered: while it is high and the IRQ is requested and not
+    // disabled, the handler runs (vfio_intx_handler), here and again whenever enable_irq or request_irq
+    // finds it still high. The unmask irqfd is looked at first (see poll_unmask).
+    void set_line(bool level);
+    bool line() const { return m_line; }
+    // vfio_intx_handler: returns whether it handled the interrupt (masked it and signalled the trigger).
     bool intx_handler();
+    // The unmask irqfd (ACTION_UNMASK with an eventfd): the kernel's virqfd wakes on the user's write;
+    // here the counter is consumed whenever the simulated kernel runs for this device (an ioctl on its
+    // fd, an IRQ line change) and a non-zero count unmasks as vfio_pci_intx_unmask_handler does.
+    void poll_unmask();
     // The virtual INTx-Disable bit changed (config write).
     void set_virq_disabled(bool disabled);
     void req_signal();  // the host wants the device back (vfio_pci_core_request)
@@ -79,6 +91,8 @@ public:
 
     irq_type type() const { return m_type; }
     bool intx_masked() const { return m_intx_masked; }
+    bool pci_2_3() const { return m_pci_2_3; }  // INTx masked through DisINTx (else disable_irq)
+    bool intx_host_disabled() const { return m_intx_host_disabled; }
     unsigned num_ctx() const { return unsigned(m_ctx.size()); }
     const host::remapped_msi& msi_messages() const { return m_msi; }
     int first_vector() const { return m_first_vector; }
@@ -98,10 +112,16 @@ private:
     bool intx_unmask_handler();
     void send_intx();
     void intx_disable();
+    int intx_set_signal(int fd);
+    void intx_fire();  // the level-triggered line is high and the IRQ enabled: run the handler
     int msi_enable(unsigned nvec, bool is_msix);
     void msi_disable();
     int msi_set_vector(unsigned v, int fd);
     void program_msi(bool on);
+    void mask_vector(unsigned v, bool masked);
+    u64 msix_table_base() const;
+    template <typename F>
+    void with_memory(F&& f);
     void set_disintx(bool on);
     bool intx_pending();
 
@@ -110,7 +130,10 @@ private:
     vfio_pci_config& m_config;
     vfio_pci_irq_router& m_router;
     irq_type m_type = none;
+    bool m_nointxmask = false;
     bool m_pci_2_3 = false;
+    bool m_line = false;                // the INTx line at the interrupt controller
+    bool m_in_handler = false;
     bool m_intx_masked = false;
     bool m_intx_host_disabled = false;  // disable_irq on a device without DisINTx
     std::vector<ctx> m_ctx;

@@ -11,6 +11,8 @@
 
 #include "platforms/desc/platform_loader.h"
 #include "platforms/platform.h"
+#include "models/intc/msi_controller.h"
+#include "models/pci/dma_engine.h"
 #include "models/pci/pci_function.h"
 #include "sim/core/bdf.h"
 #include "sim/core/input_error.h"
@@ -107,6 +109,42 @@ host::pci_dev* device(iommusim_session* s, const char* name) {
     auto b = bdf::parse(name);
     return b ? s->kernel->find_mutable(*b) : nullptr;
 }
+
+// The platform's model of the device at dev (its requester ID on its segment), nullptr if none.
+pci::pci_function* model_of(iommusim_session* s, const host::pci_dev& dev) {
+    for (const auto& f : s->machine->platform().functions())
+        if (f.model->requester_id() == dev.address().rid() &&
+            s->machine->platform().root_complexes()[f.root].segment == dev.address().segment)
+            return f.model;
+    return nullptr;
+}
+
+// Interrupts into the VFIO core: every message the interrupt controller accepts (after remapping) goes to
+// the host vectors vfio-pci bound to eventfds; every DMA engine's INTx line goes to its vfio-pci handler,
+// as a sideband wire (no I/O APIC: each function's line is its own, never shared). on = false undoes it
+// before the core goes.
+void connect_interrupts(iommusim_session& s, bool on) {
+    if (intc::msi_controller* ic = s.machine->platform().interrupt_controller()) {
+        if (!on) ic->on_message(nullptr);
+        else
+            ic->on_message([&s](const intc::msi_record& r) {
+                if (!r.msg.remappable_format) s.vfio->deliver_interrupt(r.msg.vector);  // not for the LAPICs
+            });
+    }
+    for (const auto& f : s.machine->platform().functions()) {
+        auto* e = dynamic_cast<pci::dma_engine*>(f.model);
+        if (!e) continue;
+        if (!on) {
+            e->on_intx(nullptr);
+            continue;
+        }
+        const u16 segment = s.machine->platform().root_complexes()[f.root].segment;
+        e->on_intx([&s, e, segment](bool level) {
+            const bdf b{segment, u8(e->requester_id() >> 8), e->devfn()};
+            s.vfio->intx_line(b.str(), level);
+        });
+    }
+}
 } // namespace
 
 iommusim_session* iommusim_session_create(const char* path) {
@@ -139,17 +177,20 @@ iommusim_session* iommusim_session_create(const char* path) {
     s->vmm = std::make_unique<vfio::process_vfio_mm>(*s->mm, [raw](u64 v, u64 l) { return raw->translate(v, l); });
     vfio::vfio_options vo;
     vo.type1.allow_unsafe_interrupts = env_flag("IOMMUSIM_ALLOW_UNSAFE_INTERRUPTS");
+    vo.nointxmask = env_flag("IOMMUSIM_NOINTXMASK");
     s->vfio = std::make_unique<vfio::vfio_core>(*s->vhost, *s->vmm, vo);
     // vfio-pci's remove waits for the user to close the device; here an open device refuses the unbind.
     s->kernel->drivers().set_vfio_hooks({nullptr, [raw](host::pci_dev& d) {
         return raw->vfio->device_open(d.name()) ? -EBUSY : 0;
     }});
+    connect_interrupts(*raw, true);
     return s.release();
 }
 
 void iommusim_session_destroy(iommusim_session* s) {
     if (!s) return;
     s->kernel->drivers().set_vfio_hooks({});
+    connect_interrupts(*s, false);
     s->vfio.reset();  // process exit: every fd closed, mappings unpinned
     for (const auto& b : s->buffers) munmap(b.host, b.len);
     s->vmm.reset();
@@ -167,6 +208,7 @@ int iommusim_session_open(iommusim_session* s, const char* path, int flags) {
 
 long iommusim_session_ioctl(iommusim_session* s, int fd, unsigned long request, unsigned long arg) {
     if (!s) return fail(EFAULT);
+    s->vfio->poll_irqfds();
     const long r = s->vfio->ioctl(fd, request, arg);
     return r < 0 ? fail(int(-r)) : r;
 }
@@ -222,11 +264,7 @@ int iommusim_session_dma(iommusim_session* s, const char* bdf_text, uint64_t iov
     host::pci_dev* dev = device(s, bdf_text);
     if (!dev) return fail(ENODEV);
     if (!len) return 0;
-    pci::pci_function* fn = nullptr;
-    for (const auto& f : s->machine->platform().functions())
-        if (f.model->requester_id() == dev->address().rid() &&
-            s->machine->platform().root_complexes()[f.root].segment == dev->address().segment)
-            fn = f.model;
+    pci::pci_function* fn = model_of(s, *dev);
     if (!fn) return fail(ENODEV);
     // The device masters: bus mastering on it and the bridges above (what the user's config write and
     // pcieport do on a real system).
@@ -272,6 +310,30 @@ int iommusim_session_dma(iommusim_session* s, const char* bdf_text, uint64_t iov
     return ok ? 0 : fail(EFAULT);
 }
 
+// The device raises an interrupt through its own hardware (dma_engine::signal / set_intx_level): the
+// message it writes goes upstream like any DMA (Bus Master needed, remapped by the IOMMU) and reaches
+// the interrupt controller, whose callback signals the user's eventfd.
+int iommusim_session_irq(iommusim_session* s, const char* bdf_text, int kind, unsigned vector) {
+    host::pci_dev* dev = device(s, bdf_text);
+    if (!dev) return fail(ENODEV);
+    auto* e = dynamic_cast<pci::dma_engine*>(model_of(s, *dev));
+    if (!e) return fail(ENODEV);
+    s->vfio->poll_irqfds();  // what the user wrote to unmask eventfds has been seen by now
+    // pcieport enables bus mastering on every port it binds (pcie_portdrv_probe: pci_set_master); the
+    // device's own Bus Master bit is the user's config write.
+    auto& a = s->kernel->access();
+    for (host::pci_dev* up = host::pci_upstream_bridge(*dev); up; up = host::pci_upstream_bridge(*up)) {
+        const u16 cmd = a.read16(*up, pci::PCI_COMMAND);
+        if (!(cmd & pci::PCI_COMMAND_MASTER)) a.write16(*up, pci::PCI_COMMAND, u16(cmd | pci::PCI_COMMAND_MASTER));
+    }
+    switch (kind) {
+    case 0: e->set_intx_level(true); return 0;   // IOMMUSIM_IRQ_INTX_ASSERT
+    case 1: e->set_intx_level(false); return 0;  // IOMMUSIM_IRQ_INTX_DEASSERT
+    case 2: return e->signal(pci::dma_engine::IRQ_MSI, vector) ? 0 : fail(EIO);
+    case 3: return e->signal(pci::dma_engine::IRQ_MSIX, vector) ? 0 : fail(EIO);
+    default: return fail(EINVAL);
+    }
+}
 
 // libsystemc refers to sc_main; a C program using this API has its own main() and never enters SystemC's
 // sc_elab_and_sim, so this placeholder is never called. Weak: a SystemC program's own sc_main wins.

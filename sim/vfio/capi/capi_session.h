@@ -18,3 +18,4 @@ int iommusim_session_iommu_group(iommusim_session* s, const char* bdf);
 int iommusim_session_bind(iommusim_session* s, const char* bdf, const char* driver);
 int iommusim_session_dma(iommusim_session* s, const char* bdf, uint64_t iova, void* buf, size_t len, int write);
 long iommusim_session_rw(iommusim_session* s, int fd, void* buf, size_t count, long long offset, int write);
+int iommusim_session_irq(iommusim_session* s, const char* bdf, int kind, unsigned vector);

@@ -47,6 +47,10 @@ int iommusim_dma(struct iommusim* s, const char* bdf, uint64_t iova, void* buf, 
     return iommusim_session_dma(s ? s->session : nullptr, bdf, iova, buf, len, write);
 }
 
+int iommusim_irq(struct iommusim* s, const char* bdf, int kind, unsigned vector) {
+    return iommusim_session_irq(s ? s->session : nullptr, bdf, kind, vector);
+}
+
 void* iommusim_vaddr(struct iommusim* s, size_t len) { return iommusim_session_vaddr(s ? s->session : nullptr, len); }
 
 int iommusim_iommu_group(struct iommusim* s, const char* bdf) {
