@@ -9,11 +9,16 @@
 #include "sim/host/iommu/iommu_core.h"
 #include "sim/host/kernel_log.h"
 #include "sim/memory/page_allocator.h"
+#include "sim/vfio/vfio_core.h"
 #include "test_host_util.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include <fcntl.h>
+#include <linux/vfio.h>
 
 using namespace iommusim;
 using namespace iommusim::test;
@@ -555,4 +560,95 @@ TEST_CASE("amdvi x2APIC: XTSup and MsiCapMmioSup in the IVHD image, IntCapXT for
     // The MSI capability stays untouched.
     auto* n = hw.route(0, 0, devfn(0, 2));
     CHECK_FALSE((n->cfg.get16(*n->cfg.find_capability(0x05) + 2) & 1));
+}
+
+namespace {
+// The VFIO core over the AMD kernel: every device may be bound to vfio-pci, every group is viable, and
+// process memory is one linear range.
+struct amd_vfio_host : vfio::vfio_host {
+    amd_world& w;
+    explicit amd_vfio_host(amd_world& world) : w(world) {}
+    host::iommu_core* iommu() override { return w.core.get(); }
+    const host::iommu_group* group(int g) const override { return w.k->group(g); }
+    bool is_vfio_device(const host::pci_dev&) const override { return true; }
+    bool group_viable(int) const override { return true; }
+    int claim_dma_owner(int, const void*) override { return 0; }
+    void release_dma_owner(int, const void*) override {}
+};
+struct linear_mm : vfio::vfio_mm {
+    u64 va, pa, len;
+    linear_mm(u64 v, u64 p, u64 l) : va(v), pa(p), len(l) {}
+    int pin(u64 vaddr, u64 n, bool, std::vector<vfio::pin_run>& out) override {
+        if (vaddr < va || vaddr - va + n > len) return -EFAULT;
+        out.push_back({vaddr, pa + (vaddr - va), n, false});
+        return 0;
+    }
+    void unpin(const std::vector<vfio::pin_run>&) override {}
+};
+} // namespace
+
+TEST_CASE("amdvi under VFIO type1: GET_INFO as the real 6.1 kernel answered, MAP_DMA reaches the hardware", "[host][amdvi][vfio]") {
+    amd_world w;
+    REQUIRE(w.init_result == 0);
+    amd_vfio_host h(w);
+    constexpr u64 VA = 0x7f0000000000ull, PA = 0x100000000ull;
+    linear_mm mm(VA, PA, 64ull << 20);
+    vfio::vfio_core v(h, mm);
+    auto io = [&](int fd, unsigned long req, const void* arg) { return v.ioctl(fd, req, reinterpret_cast<unsigned long>(arg)); };
+    const int c = v.open("/dev/vfio/vfio", O_RDWR);
+    const int g = v.open("/dev/vfio/" + std::to_string(w.group("01:00.0")), O_RDWR);
+    REQUIRE(c >= 0);
+    REQUIRE(g >= 0);
+    REQUIRE(io(g, VFIO_GROUP_SET_CONTAINER, &c) == 0);
+    // Interrupt remapping is on, so type1 accepts the group without allow_unsafe_interrupts.
+    REQUIRE(v.ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == 0);
+    std::vector<u64> buf(512, 0);
+    auto* info = reinterpret_cast<vfio_iommu_type1_info*>(buf.data());
+    info->argsz = 4096;
+    REQUIRE(io(c, VFIO_IOMMU_GET_INFO, info) == 0);
+    // tests/fixtures/vfio-oracle/probe-amd.txt: iova_pgsizes=0xffffff7ffffff000, DMA_AVAIL 65535, IOVA_RANGE
+    // [0x0-0xfedfffff] [0xfef00000-0xfcffffffff] [0x10000000000-0xffffffffffffffff].
+    CHECK(info->iova_pgsizes == 0xffffff7ffffff000ull);
+    const auto* base = reinterpret_cast<const unsigned char*>(buf.data());
+    u32 off = info->cap_offset;
+    std::vector<vfio_iova_range> ranges;
+    u32 avail = 0;
+    while (off) {
+        vfio_info_cap_header hdr;
+        std::memcpy(&hdr, base + off, sizeof hdr);
+        if (hdr.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+            vfio_iommu_type1_info_dma_avail a;
+            std::memcpy(&a, base + off, sizeof a);
+            avail = a.avail;
+        }
+        if (hdr.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+            vfio_iommu_type1_info_cap_iova_range r;
+            std::memcpy(&r, base + off, sizeof r);
+            ranges.resize(r.nr_iovas);
+            std::memcpy(ranges.data(), base + off + sizeof r, ranges.size() * sizeof(vfio_iova_range));
+        }
+        off = hdr.next;
+    }
+    CHECK(avail == 65535);
+    REQUIRE(ranges.size() == 3);
+    CHECK(ranges[0].start == 0);
+    CHECK(ranges[0].end == 0xfedfffffull);
+    CHECK(ranges[1].start == 0xfef00000ull);
+    CHECK(ranges[1].end == 0xfcffffffffull);
+    CHECK(ranges[2].start == 0x10000000000ull);
+    // The real kernel says 0xffffffffffffffff; a dma_window cannot hold 2^64 bytes (README COMPLIANCE).
+    CHECK(ranges[2].end >= 0xfffffffffffffffeull);
+    vfio_iommu_type1_dma_map m{32, 3, VA + 0x3000, 0x100000, 0x2000};
+    REQUIRE(io(c, VFIO_IOMMU_MAP_DMA, &m) == 0);
+    auto r = w.hw.translate(id("01:00.0"), 0x101008, true);
+    REQUIRE(r.ok());
+    CHECK(r.addr == PA + 0x4008);
+    vfio_iommu_type1_dma_unmap u{};
+    u.argsz = 24;
+    u.iova = 0x100000;
+    u.size = 0x2000;
+    REQUIRE(io(c, VFIO_IOMMU_UNMAP_DMA, &u) == 0);
+    CHECK(w.hw.translate(id("01:00.0"), 0x101008, true).fault);
+    v.close(g);
+    v.close(c);
 }
