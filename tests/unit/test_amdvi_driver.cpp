@@ -652,3 +652,26 @@ TEST_CASE("amdvi under VFIO type1: GET_INFO as the real 6.1 kernel answered, MAP
     v.close(g);
     v.close(c);
 }
+
+TEST_CASE("amdvi: an IVRS alias beyond last_bdf never writes past the device table", "[host][amdvi]") {
+    fake_amdvi_hw hw;
+    amdvi::amdvi_params p;
+    build_topology(hw, p);
+    hw.ivrs = ivrs_for(hw, p);
+    // Buses 0-2 only: last_bdf 02:1f.7, (0x300 * 32) bytes = 6 pages, rounded to 8 (size field 7). The
+    // alias target 05:00.0 does not raise last_bdf (find_last_devid_from_ivhd reads the source only).
+    hw.ivrs.ivhds[0].entries[1] = ivhd_entry::range_end(id("02:1f.7"));
+    hw.ivrs.ivhds[0].entries.push_back(ivhd_entry::alias(id("01:00.0"), id("05:00.0")));
+    host::kernel_options ko;
+    ko.kernel_memory_base = kmem_base;
+    ko.kernel_memory_size = kmem_size;
+    auto k = boot(hw, ko);
+    REQUIRE(k->amdvi());
+    CHECK((hw.hw().reg(amdvi::reg_id::DEV_TABLE_BASE) & 0x1ff) == 7);
+    CHECK(k->amdvi()->get_dte(0, id("01:00.0")).mode() == 3);
+    CHECK(gid(*k, "03:04.0") == host::no_group);
+    // Nothing was written past the table, where 05:00.0's entry would be.
+    const u64 end = k->amdvi()->dev_table(0) + 8 * 4096;
+    CHECK(hw.read64(k->amdvi()->dev_table(0) + u64(id("05:00.0")) * 32) == 0);
+    for (u64 a = end; a < end + 4096; a += 8) CHECK(hw.read64(a) == 0);
+}

@@ -54,17 +54,19 @@ u64 amd_iommu_driver::dev_table(u16 seg) const {
     return it == m_dev_tables.end() ? 0 : it->second.first;
 }
 
+// Device IDs beyond the segment's last_bdf lie outside the table (Linux would index past it): reads give
+// an empty entry, writes are dropped.
 dte amd_iommu_driver::get_dte(u16 seg, u16 devid) const {
     dte d;
     const u64 base = dev_table(seg);
-    if (!base) return d;
+    if (!base || devid > m_ivrs.last_bdf(seg)) return d;
     m_ops.memory_read(base + u64(devid) * dte::size, d.w, sizeof(d.w));
     return d;
 }
 
 void amd_iommu_driver::set_dte(u16 seg, u16 devid, const dte& d) {
     const u64 base = dev_table(seg);
-    if (base) m_ops.memory_write(base + u64(devid) * dte::size, d.w, sizeof(d.w));
+    if (base && devid <= m_ivrs.last_bdf(seg)) m_ops.memory_write(base + u64(devid) * dte::size, d.w, sizeof(d.w));
 }
 
 // The device table of each segment: tbl_size(32) bytes, the IVRS DTE settings, IV everywhere when
