@@ -184,8 +184,6 @@ private:
         return nullptr;
     }
     void run(unit& u) {
-        const size_t before = u.executed.size();
-        (void)before;
         // Record what runs: the commands between head and tail before processing.
         const u64 base = u.reg(amdvi::reg_id::CMD_BUF_BASE) & amdvi::ring_base::BASE;
         const u64 entries = amdvi::ring_base::entries(u.reg(amdvi::reg_id::CMD_BUF_BASE));

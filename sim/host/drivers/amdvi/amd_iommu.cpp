@@ -17,8 +17,6 @@ constexpr u64 MAX_DOMAIN_ID = 65536;
 constexpr u8 PCI_CAP_ID_MSI = 0x05;
 // Event interrupt sources amd_iommu_int_thread acknowledges (AMD_IOMMU_INT_MASK plus the overflow).
 constexpr u64 AMD_IOMMU_INT_MASK = status::EVENT_LOG_INT | status::PPR_INT | status::GA_INT;
-// Linux's feat_str for EFR bits 0..9, printed by print_iommu_info.
-constexpr std::array<const char*, 10> feat_str = {"PreF", "PPR", "X2APIC", "NX", "GT", "[5]", "IA", "GA", "HE", "PC"};
 
 std::string devid_str(u16 seg, u16 devid) {
     return fmt::format("{:04x}:{:02x}:{:02x}.{:x}", seg, devid >> 8, (devid >> 3) & 0x1f, devid & 7);
