@@ -3,6 +3,9 @@
 #include "models/pci/cfg/pci_regs.h"
 #include "sim/tlm/payload_data.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace iommusim::pci {
 
 pci_function::pci_function(sc_core::sc_module_name name, u8 devfn, config_space cfg, const pci_timing& timing)
@@ -66,9 +69,47 @@ std::optional<pci_function::bar_window> pci_function::decode_memory_bar(u64 addr
     return hit;
 }
 
+// The expansion ROM BAR (PCI 3.0 §6.2.5.2) of a type 0 function: decoded while its enable bit and
+// COMMAND.MEMORY are both set; the size comes from the writable address bits.
+std::optional<pci_function::bar_window> pci_function::decode_rom(u64 addr) const {
+    if (is_type1() || !(m_cfg.get16(PCI_COMMAND) & PCI_COMMAND_MEMORY)) return std::nullopt;
+    const u32 wm = m_cfg.wmask(PCI_ROM_ADDRESS, 4) & PCI_ROM_ADDRESS_MASK;
+    const u32 v = m_cfg.get32(PCI_ROM_ADDRESS);
+    if (!wm || !(v & PCI_ROM_ADDRESS_ENABLE)) return std::nullopt;
+    bar_window b;
+    b.index = 6;  // PCI_ROM_RESOURCE
+    b.base = v & wm;
+    b.size = u64(~wm & 0xffffffffu) + 1;  // wm has the low 11 bits clear
+    if (addr - b.base >= b.size) return std::nullopt;
+    return b;
+}
+
+// A ROM of one image filling the BAR (PCI Firmware 3.0 §5.1): 0x55AA, the PCI Data Structure at 0x1c
+// with the function's IDs and class code, image length in 512-byte units, code type 0, last image.
+bool pci_function::rom_read(u64 off, unsigned char* data, unsigned len, u64 size) {
+    std::memset(data, 0, len);
+    const u64 units = std::min<u64>(size / 512, 0xffff);
+    auto put = [&](u64 at, u64 v, unsigned n) {
+        for (unsigned i = 0; i < n; ++i)
+            if (at + i >= off && at + i < off + len) data[at + i - off] = u8(v >> (8 * i));
+    };
+    put(0, 0xaa55, 2);
+    put(2, std::min<u64>(units, 0xff), 1);
+    put(0x18, 0x1c, 2);
+    put(0x1c, 0x52494350, 4);  // "PCIR"
+    put(0x20, m_cfg.get16(PCI_VENDOR_ID), 2);
+    put(0x22, m_cfg.get16(PCI_DEVICE_ID), 2);
+    put(0x26, 0x18, 2);        // structure length
+    put(0x28, 3, 1);           // structure revision
+    put(0x29, m_cfg.get32(PCI_CLASS_REVISION) >> 8, 3);
+    put(0x2c, units, 2);
+    put(0x31, 0x80, 1);        // indicator: last image
+    return true;
+}
+
 bool pci_function::claims_config_type1(u8) const { return false; }
 
-bool pci_function::claims_memory(u64 addr) const { return decode_memory_bar(addr).has_value(); }
+bool pci_function::claims_memory(u64 addr) const { return decode_memory_bar(addr).has_value() || decode_rom(addr).has_value(); }
 
 void pci_function::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     auto* ext = gp.get_extension<tlmx::pci_extension>();
@@ -115,6 +156,16 @@ void pci_function::config_type1(tlm::tlm_generic_payload& gp, tlmx::pci_extensio
 
 void pci_function::memory(tlm::tlm_generic_payload& gp, tlmx::pci_extension&, sc_core::sc_time& delay) {
     const auto bar = decode_memory_bar(gp.get_address());
+    if (!bar && gp.get_data_ptr()) {
+        if (const auto rom = decode_rom(gp.get_address())) {  // reads the image; writes are dropped
+            delay += sc_core::sc_time(m_timing.mmio_access_ns, sc_core::SC_NS);
+            const u64 off = gp.get_address() - rom->base;
+            const unsigned len = gp.get_data_length();
+            const bool ok = len && len <= rom->size - off && (!gp.is_read() || rom_read(off, gp.get_data_ptr(), len, rom->size));
+            gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
+            return;
+        }
+    }
     if (!bar || !gp.get_data_ptr()) {
         gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;

@@ -46,6 +46,8 @@ public:
     // BAR sizes are unknown have none).
     std::vector<bar_window> bars() const;
     std::optional<bar_window> decode_memory_bar(u64 addr) const; // honours COMMAND.MEMORY
+    // The expansion ROM window (index 6) when addr falls in it and it decodes (enable bit, COMMAND.MEMORY).
+    std::optional<bar_window> decode_rom(u64 addr) const;
 
     // Decode questions the bus asks before it routes a request here.
     virtual bool claims_config_type1(u8 bus) const;
@@ -78,6 +80,9 @@ protected:
     // then completes with TLM_ADDRESS_ERROR_RESPONSE).
     virtual bool bar_read(unsigned bar, u64 offset, unsigned char* data, unsigned len);
     virtual bool bar_write(unsigned bar, u64 offset, const unsigned char* data, unsigned len);
+    // Expansion ROM contents at offset (size: the ROM BAR's); the default is one image with a PCI Data
+    // Structure naming the function.
+    virtual bool rom_read(u64 offset, unsigned char* data, unsigned len, u64 size);
     // Side effects after a configuration write has been applied through the masks.
     virtual void config_written(u16 reg, unsigned len) {
         (void)reg;

@@ -123,6 +123,12 @@ void firmware_resources::size_bus(const std::vector<function_desc>& funcs, lists
                 const int c = b.io ? io_cls : (b.mem64 && b.prefetchable) ? pref_cls : mem_cls;
                 out[c].push_back({&f, int(i), b.size, b.size, 0, c});
             }
+            // The expansion ROM BAR (PCI 3.0 §6.2.5.2) is a 32-bit memory BAR: resource index 6 as Linux
+            // numbers it (PCI_ROM_RESOURCE), placed after the BARs.
+            if (f.params.rom_size) {
+                fr.bars.push_back({assigned_bar::rom_index, 0, f.params.rom_size, false, false, false, false, false});
+                out[mem_cls].push_back({&f, int(fr.bars.size() - 1), f.params.rom_size, f.params.rom_size, 0, mem_cls});
+            }
         }
         if (!desc_is_bridge(f)) continue;
         lists below;
@@ -180,7 +186,9 @@ void firmware_resources::place_root(size_t r, lists& l, const root_apertures& ap
                 break;
             }
             const bool fits = !a.empty() && pos >= a.base && pos + it.size >= pos && pos + it.size <= a.end();
+            const bool rom = it.bar >= 0 && size_t(it.bar) >= it.f->params.bars.size();
             const std::string what =
+                rom ? fmt::format("the expansion ROM ({})", size_str(it.size)) :
                 it.bar >= 0 ? fmt::format("BAR {} ({}{}{})", it.f->params.bars[size_t(it.bar)].index, size_str(it.size),
                                           it.f->params.bars[size_t(it.bar)].mem64 ? ", 64-bit" : "",
                                           it.f->params.bars[size_t(it.bar)].prefetchable ? ", prefetchable" : "")
@@ -236,6 +244,11 @@ void firmware_resources::program(pci::config_space& cfg, const function_resource
     u16 cmd = cfg.get16(PCI_COMMAND);
     for (const assigned_bar& b : r.bars) {
         if (!b.assigned) continue;
+        if (b.index == assigned_bar::rom_index) {  // address only: firmware leaves the ROM's decode (bit 0) off
+            const unsigned off = r.bridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS;
+            cfg.set32(off, (cfg.get32(off) & ~PCI_ROM_ADDRESS_MASK) | (u32(b.address) & PCI_ROM_ADDRESS_MASK));
+            continue;
+        }
         const unsigned off = PCI_BASE_ADDRESS_0 + 4 * b.index;
         const u32 low = cfg.get32(off);
         if (b.io) {

@@ -58,6 +58,7 @@ struct root_apertures {
 std::vector<address_range> split_io_space(size_t roots);
 
 struct assigned_bar {
+    static constexpr unsigned rom_index = 6;  // the expansion ROM (Linux's PCI_ROM_RESOURCE)
     unsigned index = 0;
     u64 address = 0, size = 0;
     bool io = false, mem64 = false, prefetchable = false;

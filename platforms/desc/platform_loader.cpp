@@ -357,7 +357,7 @@ private:
     function_desc function(const json& j, const std::string& ptr, unsigned depth, bool conventional_bus) {
         m_in.check_members(j, ptr, {"addr", "slot", "function", "kind", "name", "comment", "vendor", "device", "class",
                                     "revision", "subsystem", "multifunction", "interrupt_pin", "acs", "msi", "msix",
-                                    "pm", "ats", "pasid", "pri", "bars", "rcba", "bus_numbers", "children", "config",
+                                    "pm", "ats", "pasid", "pri", "bars", "rom", "rcba", "bus_numbers", "children", "config",
                                     "dma_engine"});
         function_desc f;
         f.where = ptr;
@@ -369,6 +369,15 @@ private:
             m_in.fail(json_ptr(ptr, "dma_engine"), "\"dma_engine\" parameters belong to a function of kind dma_engine");
         }
         f.devfn = address(j, ptr);
+        if (j.contains("rom") && f.params.kind != function_kind::captured) {
+            // Expansion ROM BAR (PCI 3.0 §6.2.5.2): a power of two from 2 KiB; firmware places it like a
+            // 32-bit memory BAR and leaves it disabled.
+            const std::string rptr = json_ptr(ptr, "rom");
+            const u64 size = m_in.get_size(j["rom"], rptr);
+            if (size < 2048 || size > (u64(1) << 31) || (size & (size - 1)))
+                m_in.fail(rptr, "an expansion ROM is a power of two between 2K and 2G");
+            f.params.rom_size = size;
+        }
         if (j.contains("name")) f.name = m_in.get_string(j["name"], json_ptr(ptr, "name"));
         if (j.contains("comment")) m_in.get_string(j["comment"], json_ptr(ptr, "comment"));
         if (f.params.kind == function_kind::captured) captured_function(j, ptr, f);
@@ -393,7 +402,7 @@ private:
 
     void captured_function(const json& j, const std::string& ptr, function_desc& f) {
         for (const char* k : {"vendor", "device", "class", "revision", "subsystem", "multifunction", "interrupt_pin",
-                              "acs", "msi", "msix", "pm", "ats", "pasid", "pri", "bars", "rcba", "dma_engine"})
+                              "acs", "msi", "msix", "pm", "ats", "pasid", "pri", "bars", "rom", "rcba", "dma_engine"})
             if (j.contains(k))
                 m_in.fail(json_ptr(ptr, k), std::string("a captured function takes \"") + k + "\" from its config bytes; remove it");
         std::string cptr = json_ptr(ptr, "config");

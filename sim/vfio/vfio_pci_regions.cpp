@@ -131,9 +131,47 @@ long vfio_pci_regions::get_region_info(unsigned long arg) {
 // vfio_pci_bar_rw + do_io_rw: naturally aligned 4/2/1-byte accesses, clamped to the BAR's end; bytes of
 // the MSI-X table read as 0xff and writes to them are dropped; memory decode off in the virtual command
 // register fails the access (vfio_pci_core_ioread/iowrite under the memory lock: -EIO).
+// The ROM (vfio_pci_bar_rw's ROM path): pci_map_rom sets the ROM BAR's enable bit (pci_enable_rom) unless
+// firmware left it on, sizes the images (pci_get_rom_size: 0xAA55, the "PCIR" structure, image lengths
+// until the last-image bit), and no image at all is -ENOMEM; bytes past the images read 0xff; then
+// pci_unmap_rom disables the BAR again. The memory-enable check (-EIO) comes after the mapping.
+long vfio_pci_regions::rom_rw(u8* buf, u64 count, u64 pos) {
+    using pci::PCI_ROM_ADDRESS, pci::PCI_ROM_ADDRESS_MASK, pci::PCI_ROM_ADDRESS_ENABLE;
+    const host::pci_resource* r = resource(host::PCI_ROM_RESOURCE);
+    if (!r || !r->base) return -EINVAL;
+    if (pos >= r->size) return -EINVAL;
+    if (count > r->size - pos) count = r->size - pos;
+    auto& a = m_kernel->access();
+    const u32 reg = a.read32(m_dev, PCI_ROM_ADDRESS);
+    if (!r->rom_enabled)
+        a.write32(m_dev, PCI_ROM_ADDRESS, (reg & ~PCI_ROM_ADDRESS_MASK) | (u32(r->base) & PCI_ROM_ADDRESS_MASK) |
+                                              PCI_ROM_ADDRESS_ENABLE);
+    auto& ops = a.ops();
+    u64 image = 0;
+    for (;;) {
+        if (image + 0x1a > r->size || ops.mmio_read(r->base + image, 2) != 0xaa55) break;
+        const u64 pds = image + ops.mmio_read(r->base + image + 0x18, 2);
+        if (pds + 0x16 > r->size || ops.mmio_read(r->base + pds, 4) != 0x52494350) break;  // "PCIR"
+        const bool last = ops.mmio_read(r->base + pds + 0x15, 1) & 0x80;
+        image += ops.mmio_read(r->base + pds + 0x10, 2) * 512;
+        if (last || image >= r->size) break;
+    }
+    const u64 rom_size = std::min(image, r->size);
+    long done = 0;
+    if (!rom_size) done = -ENOMEM;
+    else if (!m_config.memory_enabled()) done = -EIO;
+    else
+        for (u64 i = 0; i < count; ++i) {
+            const u64 p = pos + i;
+            buf[i] = p < rom_size ? u8(ops.mmio_read(r->base + p, 1)) : 0xff;
+            ++done;
+        }
+    if (!r->rom_enabled) a.write32(m_dev, PCI_ROM_ADDRESS, reg);
+    return done;
+}
+
 long vfio_pci_regions::bar_rw(unsigned index, u8* buf, u64 count, u64 pos, bool iswrite) {
-    const unsigned res_index = index == VFIO_PCI_ROM_REGION_INDEX ? host::PCI_ROM_RESOURCE : index;
-    const host::pci_resource* r = resource(res_index);
+    const host::pci_resource* r = resource(index);
     if (!r || !r->base) return -EINVAL;
     if (pos >= r->size) return -EINVAL;
     if (count > r->size - pos) count = r->size - pos;
@@ -181,7 +219,7 @@ long vfio_pci_regions::rw(u8* buf, u64 count, u64 pos, bool iswrite) {
     case VFIO_PCI_CONFIG_REGION_INDEX: return m_config.rw(buf, count, off, iswrite);
     case VFIO_PCI_ROM_REGION_INDEX:
         if (iswrite) return -EINVAL;
-        return m_kernel ? bar_rw(unsigned(index), buf, count, off, false) : -EINVAL;
+        return m_kernel ? rom_rw(buf, count, off) : -EINVAL;
     case VFIO_PCI_VGA_REGION_INDEX: {
         if (!m_has_vga || off >= VGA_SIZE) return -EINVAL;
         // vfio_pci_vga_rw: only the legacy memory 0xa0000-0xbffff is reachable here (no port I/O).

@@ -34,6 +34,7 @@ public:
 
 private:
     const host::pci_resource* resource(unsigned index) const;
+    long rom_rw(u8* buf, u64 count, u64 pos);
     bool mmap_supported(unsigned bar) const;
     long bar_rw(unsigned index, u8* buf, u64 count, u64 pos, bool iswrite);
 

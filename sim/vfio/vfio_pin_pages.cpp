@@ -36,8 +36,10 @@ void vfio_iommu_type1::unregister_device(const void* device) {
 long vfio_iommu_type1::pin_pages(int group, u64 user_iova, int npage, int prot, std::vector<u64>* pages) {
     if (!pages) return -EINVAL;
     if (!m_v2) return -EACCES;  // v2 only
-    // 6.1 sleeps until every vaddr is valid again (vfio_wait_all_valid); nothing can update it while
-    // this call blocks here, so the caller learns -EBUSY as 6.2 reports it.
+    // 6.1 sleeps until every vaddr is valid again (vfio_wait_all_valid: woken by a VADDR update or an
+    // unmap, -EFAULT if the container closes or the task is killed). The simulation has no other thread
+    // that could wake it, so instead of hanging the caller learns -EBUSY at once, as 6.2 reports it
+    // (README, COMPLIANCE: a deliberate difference).
     if (m_vaddr_invalid_count) return -EBUSY;
     if (m_devices.empty()) return -EINVAL;  // nobody could be told to unpin
     // With an IOMMU domain every page is already pinned and charged by MAP_DMA; without one the pin is
