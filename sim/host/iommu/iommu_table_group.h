@@ -12,6 +12,7 @@
 
 #include <array>
 #include <memory>
+#include <unordered_map>
 
 namespace iommusim::host {
 
@@ -42,6 +43,19 @@ public:
     // it_ops->get: the raw TCE at index (0 when not present).
     virtual u64 get(u64 index) const = 0;
 
+    // it_userspace: the userspace address each entry was mapped from, kept beside the table by its users
+    // (sPAPR v2 and KVM's TCE hypercalls both write entries and both must find the preregistered region an
+    // entry came from when it is replaced or cleared: tce_iommu_unuse_page_v2,
+    // kvmppc_tce_iommu_mapped_dec). Entries never written read 0. Kept sparse, as the table itself is.
+    u64 userspace(u64 index) const {
+        auto it = m_userspace.find(index);
+        return it == m_userspace.end() ? 0 : it->second;
+    }
+    void set_userspace(u64 index, u64 ua) {
+        if (ua) m_userspace[index] = ua;
+        else m_userspace.erase(index);
+    }
+
 protected:
     iommu_table(u64 offset, u64 size, unsigned page_shift, unsigned levels, u64 allocated_size)
         : m_offset(offset), m_size(size), m_page_shift(page_shift), m_levels(levels),
@@ -51,6 +65,7 @@ private:
     u64 m_offset, m_size;
     unsigned m_page_shift, m_levels;
     u64 m_allocated_size;
+    std::unordered_map<u64, u64> m_userspace;
 };
 
 constexpr int IOMMU_TABLE_GROUP_MAX_TABLES = 2;
