@@ -139,6 +139,19 @@ std::size_t kvm_spapr_tce::linked_tables(u64 liobn) const {
     return 0;
 }
 
+u64 kvm_spapr_tce::mmap_get(int id, u64 index) const {
+    auto t = m_tables.find(id);
+    if (t == m_tables.end() || index >= t->second.size) return 0;
+    auto e = t->second.tces.find(index);
+    return e == t->second.tces.end() ? 0 : e->second;
+}
+
+void kvm_spapr_tce::mmap_put(int id, u64 index, u64 tce) {
+    auto t = m_tables.find(id);
+    if (t == m_tables.end() || index >= t->second.size) return;
+    tce_put(t->second, t->second.offset + index, tce);
+}
+
 kvm_spapr_tce::table* kvm_spapr_tce::find(u64 liobn) {
     for (auto& [id, t] : m_tables)
         if (t.liobn == liobn) return &t;

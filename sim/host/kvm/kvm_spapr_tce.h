@@ -75,6 +75,12 @@ public:
     // H_GET_TCE: the guest-visible entry in `tce` (gpr4).
     long h_get_tce(u64 liobn, u64 ioba, u64& tce);
 
+    // The guest-visible table as the VMM sees it through its mmap of the table fd (kvm_spapr_tce_mmap):
+    // QEMU's user-space hypercall handlers read and write the same entries KVM does. index counts from
+    // the table's offset. Reads of an unknown table or index return 0; writes to them are dropped.
+    u64 mmap_get(int table, u64 index) const;
+    void mmap_put(int table, u64 index, u64 tce);
+
     // For tests and reports: the hardware tables linked to a LIOBN.
     std::size_t linked_tables(u64 liobn) const;
 
