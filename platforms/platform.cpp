@@ -1,6 +1,7 @@
 #include "platforms/platform.h"
 
 #include "models/pci/cfg/pci_regs.h"
+#include "models/iommu/amdvi/tlm/amdvi_unit.h"
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "platforms/platform_builder.h"
 #include "platforms/platform_ivrs.h"
@@ -30,6 +31,7 @@ platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
     m_dma_bus->map(intc::MSI_WINDOW_BASE, intc::MSI_WINDOW_SIZE, m_dma_bus->connect(m_intc->socket), "msi");
     for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
     build_vtd_units();
+    build_amdvi_units();
 }
 
 platform::~platform() = default;
@@ -56,9 +58,15 @@ host::firmware_info platform::firmware() const {
         }
     }
     fw.dmar = m_drhds;
-    // AMD-Vi: the IVRS a BIOS writes (platform_ivrs.cpp). The EFR images come from the AMD-Vi units once
-    // the platform builds them; until then none answers and IVinfo.EFRSup stays clear.
-    if (m_desc.iommu == iommu_kind::amd_vi) fw.ivrs = build_ivrs(*this, nullptr);
+    // AMD-Vi: the IVRS a BIOS writes (platform_ivrs.cpp), with each unit's EFR as firmware reads it from
+    // the unit's registers; without units nothing answers and IVinfo.EFRSup stays clear.
+    if (m_desc.iommu == iommu_kind::amd_vi) {
+        fw.ivrs = build_ivrs(*this, [this](u64 base) -> std::optional<u64> {
+            for (const amdvi::amdvi_unit* u : m_amdvi_unit_ptrs)
+                if (u->reg_base() == base) return u->efr();
+            return std::nullopt;
+        });
+    }
     return fw;
 }
 

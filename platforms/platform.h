@@ -35,6 +35,9 @@
 namespace iommusim::vtd {
 class vtd_unit;
 }
+namespace iommusim::amdvi {
+class amdvi_unit;
+}
 
 namespace iommusim::platforms {
 
@@ -84,6 +87,13 @@ public:
     // The VT-d remapping units (DMAR DRHDs) in table order; empty unless the platform is "intel_vtd" with
     // memory and params.vtd_units.
     const std::vector<vtd::vtd_unit*>& vtd_units() const { return m_vtd_unit_ptrs; }
+    // The AMD IOMMUs in IVRS order (one per IOMMU function); empty unless the platform is "amd_vi" with
+    // memory and params.amdvi_units.
+    const std::vector<amdvi::amdvi_unit*>& amdvi_units() const { return m_amdvi_unit_ptrs; }
+    // The AMD IOMMU serving a root complex (index into root_complexes()); nullptr when none does.
+    amdvi::amdvi_unit* amdvi_unit_of_root(size_t root) const {
+        return root < m_amdvi_by_root.size() ? m_amdvi_by_root[root] : nullptr;
+    }
     std::optional<u64> bar_address(const std::string& name, unsigned bar) const;
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
@@ -97,7 +107,8 @@ public:
 
 private:
     friend class platform_builder;
-    void build_vtd_units(); // platform_vtd.cpp
+    void build_vtd_units();   // platform_vtd.cpp
+    void build_amdvi_units(); // platform_amdvi.cpp
 
     platform_desc m_desc; // owned copy: built_function::desc points into it
     platform_params m_params;
@@ -110,6 +121,9 @@ private:
     std::vector<std::unique_ptr<vtd::vtd_unit>> m_vtd_units;
     std::vector<vtd::vtd_unit*> m_vtd_unit_ptrs;
     std::vector<host::dmar_drhd> m_drhds;
+    std::vector<std::unique_ptr<amdvi::amdvi_unit>> m_amdvi_units;
+    std::vector<amdvi::amdvi_unit*> m_amdvi_unit_ptrs;
+    std::vector<amdvi::amdvi_unit*> m_amdvi_by_root;
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -176,7 +176,7 @@ private:
     platform_params params(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
                                     "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns", "memory",
-                                    "p2p_between_root_ports", "vtd_units", "vtd", "amdvi_units", "amdvi"});
+                                    "p2p_between_root_ports", "vtd_units", "vtd", "amdvi_units", "amdvi", "amdvi_base"});
         platform_params p;
         const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
         auto addr = [&](const char* key, u64& field) {
@@ -225,6 +225,8 @@ private:
             }
             p.vtd = j["vtd"];
         }
+        addr("amdvi_base", p.amdvi_base);
+        if (p.amdvi_base & 0x3fff) m_in.fail(json_ptr(ptr, "amdvi_base"), "the AMD IOMMU register base must be 16 KiB aligned");
         if (j.contains("amdvi_units")) p.amdvi_units = m_in.get_bool(j["amdvi_units"], json_ptr(ptr, "amdvi_units"));
         if (j.contains("amdvi")) {
             const std::string ap = json_ptr(ptr, "amdvi");

@@ -30,7 +30,9 @@ model_info platform_params_info() {
               "memory channel bandwidth"},
              {"memory.dmi", "bool", d.memory.dmi ? "true" : "false", "memory grants DMI pointers"},
              {"p2p_between_root_ports", "bool", d.p2p_between_root_ports ? "true" : "false",
-              "root complexes route peer-to-peer requests between their root ports"}}};
+              "root complexes route peer-to-peer requests between their root ports"},
+             {"amdvi_base", "address", fmt::format("{:#x}", d.amdvi_base),
+              "MMIO base of the first AMD IOMMU (QEMU's); further units follow, 16 KiB aligned"}}};
 }
 
 } // namespace iommusim::platforms

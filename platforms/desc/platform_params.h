@@ -34,6 +34,9 @@ struct platform_params {
     nlohmann::json vtd = nlohmann::json::object();
     // AMD IOMMUs on "amd_vi" platforms (one per IOMMU function the description lists); false builds none.
     bool amdvi_units = true;
+    // Where firmware places the first AMD IOMMU's MMIO registers (the capability block's base address; QEMU's
+    // amd-iommu uses 0xFED8_0000); further units follow, each on its own register window, 16 KiB aligned.
+    u64 amdvi_base = 0xfed80000;
     // "params"."amdvi": AMD IOMMU unit parameters by their describe names (amdvi_unit_params_info), checked by
     // the loader, applied to every unit.
     nlohmann::json amdvi = nlohmann::json::object();

@@ -1,4 +1,5 @@
 // Testbench of the platform builder: firmware view, address map, configuration errors and scale.
+#include "models/iommu/amdvi/tlm/amdvi_unit.h"
 #include "models/pci/cfg/pci_regs.h"
 #include "models/pci/dma_engine.h"
 #include "models/pci/intel_pch_lpc.h"
@@ -216,6 +217,64 @@ TEST_CASE("AMD-Vi firmware names the IOMMU's own function", "[platform]") {
     REQUIRE(fw.iommu_functions.size() == 2);
     CHECK(fw.iommu_functions[0] == bdf{0, 0, pci_devfn(0, 2)});
     CHECK(fw.iommu_functions[1] == bdf{2, 0x40, pci_devfn(0, 2)});
+}
+
+// One AMD IOMMU per IOMMU function: its registers at the base firmware wrote into the function's
+// capability block (AMD IOMMU spec §3.3), the IVRS carrying the unit's own EFR (IVHD 11h, IVinfo.EFRSup),
+// and the kernel's AMD-Vi driver bringing it up through those registers.
+TEST_CASE("AMD-Vi units: one per IOMMU function placed through the capability block with its EFR in IVRS", "[platform]") {
+    const auto desc = platforms::load_preset("dma-testbed-amd");
+    host::tlm_machine m(desc);
+    const auto& units = m.platform().amdvi_units();
+    REQUIRE(units.size() == 1);
+    CHECK(units[0]->reg_base() == 0xfed80000);
+    const pci::pci_function* iommu = m.platform().find("iommu");
+    REQUIRE(iommu);
+    const auto cap = iommu->config().find_capability(0x0f);
+    REQUIRE(cap);
+    CHECK((iommu->config().get32(u16(*cap)) & 0x0007ffff) == (0x0f | 3u << 16));  // CapId 0Fh, CapType 011b
+    CHECK(iommu->config().get32(u16(*cap + 4)) == (0xfed80000u | 1));            // BaseAddress, Enable
+    CHECK(iommu->config().get32(u16(*cap + 8)) == 0);
+    // Firmware reads the EFR at MMIO offset 0x30 through the system bus, as a BIOS does.
+    const u64 efr = m.ops().mmio_read(0xfed80030, 4) | m.ops().mmio_read(0xfed80034, 4) << 32;
+    CHECK(efr == units[0]->efr());
+    CHECK(efr != 0);
+    const auto fw = m.ops().firmware();
+    REQUIRE(fw.ivrs.ivhds.size() == 2);
+    CHECK(fw.ivrs.ivhds[1].type == 0x11);
+    CHECK(fw.ivrs.ivhds[1].mmio_phys == 0xfed80000);
+    CHECK(fw.ivrs.ivhds[1].efr_reg == efr);
+    host::kernel k(m.ops());
+    k.boot();
+    INFO(k.log().text());
+    REQUIRE(k.amdvi());
+    REQUIRE(k.amdvi()->units().size() == 1);
+    CHECK(k.amdvi()->units()[0]->mmio_base() == 0xfed80000);
+    CHECK(k.iommu());
+}
+
+TEST_CASE("AMD-Vi units: several IOMMU functions get consecutive register windows", "[platform]") {
+    auto iommu = fn(pci_devfn(0, 2), function_kind::rc_endpoint);
+    iommu.params.vendor_id = PCI_VENDOR_ID_AMD;
+    iommu.params.class_code = 0x080600;
+    auto hb = fn(0, function_kind::host_bridge);
+    platform_desc d;
+    d.iommu = platforms::iommu_kind::amd_vi;
+    d.root_buses = {root(0, 0, {hb, iommu}), root(0, 0x40, {hb, iommu}), root(0, 0x80, {hb})};
+    host::tlm_machine m(d);
+    const auto& units = m.platform().amdvi_units();
+    REQUIRE(units.size() == 2);
+    CHECK(units[0]->reg_base() == 0xfed80000);
+    CHECK(units[1]->reg_base() >= 0xfed80000 + units[0]->reg_size());
+    CHECK(units[1]->reg_base() % 0x4000 == 0);
+    const auto fw = m.ops().firmware();
+    REQUIRE(fw.ivrs.ivhds.size() == 4);
+    CHECK(fw.ivrs.ivhds[3].mmio_phys == units[1]->reg_base());
+    // Bus 0x80 has no IOMMU function: the segment's first unit covers it (its IVHD's ranges).
+    bool covered = false;
+    for (const auto& e : fw.ivrs.ivhds[1].entries)
+        if (e.devid == 0x8000) covered = true;
+    CHECK(covered);
 }
 
 // ---- the dma_engine kind and firmware's resource assignment ----------------------------------------
