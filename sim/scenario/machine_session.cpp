@@ -1,6 +1,5 @@
 #include "sim/scenario/machine_session.h"
 
-#include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "models/pci/cfg/pci_regs.h"
 #include "models/pci/dma_engine.h"
 #include "models/pci/dma_engine_driver.h"
@@ -33,20 +32,6 @@ std::string route_name(pci::dma_route r) {
     return "?";
 }
 
-void add_cache(std::map<std::string, u64>& m, const std::string& name, const iommu::cache_stats& c) {
-    m[name + ".lookups"] = c.lookups;
-    m[name + ".hits"] = c.hits;
-    m[name + ".misses"] = c.misses;
-    m[name + ".fills"] = c.fills;
-    m[name + ".evictions"] = c.evictions;
-    u64 inval = 0, entries = 0;
-    for (size_t k = 0; k < c.invalidations.size(); ++k) {
-        inval += c.invalidations[k];
-        entries += c.invalidated_entries[k];
-    }
-    m[name + ".invalidations"] = inval;
-    m[name + ".invalidated_entries"] = entries;
-}
 
 void fail(step_result& out, std::string message) {
     out.passed = false;
@@ -61,6 +46,7 @@ machine_session::machine_session(const scenario_desc& sc) {
     m_machine = std::make_unique<host::tlm_machine>(sc.platform);
     m_kernel = std::make_unique<host::kernel>(m_machine->ops(), sc.host);
     m_kernel->boot();
+    m_monitor = std::make_unique<iommu_monitor>(*m_kernel, m_machine->platform());
     m_groups = collect_groups(sc.platform, *m_machine, *m_kernel);
     m_log_lines = m_kernel->log().lines().size();
     m_process = sc.process;
@@ -70,6 +56,7 @@ machine_session::~machine_session() {
     connect_vfio(false);
     m_vfio.reset();  // the process exits before the kernel goes
     m_domains.clear();
+    m_monitor.reset();
     m_kernel.reset();
 }
 
@@ -159,63 +146,15 @@ std::vector<intc::msi_record> machine_session::new_interrupts() {
     return out;
 }
 
-// A unit's fault event (dmar_set_interrupt's message), as opposed to a device's interrupt.
-bool machine_session::is_fault_event(const intc::msi_record& r) const {
-    host::vtd_driver* v = m_kernel->vtd();
-    if (!v) return false;
-    for (const auto& u : v->units())
-        if (u->fault_vector() && r.msg.vector == *u->fault_vector() && !r.requester_id) return true;
-    return false;
-}
-
-// The kernel's side of a fault: when a unit's fault event reached the CPU, its handler (dmar_fault) reads
-// and clears the records; what it read is what expectations check.
+// The kernel's side of a fault: when a unit's own interrupt reached the CPU, its driver's handler reads
+// the records (dmar_fault, the AMD-Vi event log thread); what it read is what expectations check.
 void machine_session::collect_faults() {
-    bool fault_irq = false;
+    bool unit_irq = false;
     for (const auto& r : new_interrupts()) {
-        if (is_fault_event(r)) fault_irq = true;
+        if (m_monitor->is_unit_interrupt(r)) unit_irq = true;
         else m_device_interrupts.push_back(r);
     }
-    host::vtd_driver* v = m_kernel->vtd();
-    if (!v) return;
-    if (fault_irq) v->handle_faults();
-    m_history_seen.resize(v->units().size(), 0);
-    for (unsigned i = 0; i < v->units().size(); ++i) {
-        const auto& h = v->units()[i]->fault_history();
-        for (; m_history_seen[i] < h.size(); ++m_history_seen[i]) {
-            const auto& f = h[m_history_seen[i]];
-            m_faults.push_back({i, f.sid, f.reason, f.address, f.write});
-        }
-    }
-}
-
-std::map<std::string, u64> machine_session::stats(unsigned iommu) const {
-    std::map<std::string, u64> m;
-    auto& units = m_machine->platform().vtd_units();
-    if (iommu >= units.size()) return m;
-    const vtd::vtd_unit::statistics& s = units[iommu]->stats();
-    add_cache(m, "context_cache", s.context_cache);
-    add_cache(m, "iotlb", s.iotlb);
-    add_cache(m, "iotlb_large", s.iotlb_large);
-    add_cache(m, "psc", s.psc);
-    add_cache(m, "iec", s.iec);
-    m["walks"] = s.walks.walks;
-    m["walk_reads"] = s.walks.reads;
-    m["dma_requests"] = s.dma_requests;
-    m["translated"] = s.translated;
-    m["passed_through"] = s.passed_through;
-    m["faulted"] = s.faulted;
-    m["interrupts"] = s.interrupts;
-    m["interrupts_remapped"] = s.interrupts_remapped;
-    m["interrupts_passed"] = s.interrupts_passed;
-    m["interrupts_blocked"] = s.interrupts_blocked;
-    m["faults_recorded"] = s.faults_recorded;
-    m["fault_events"] = s.fault_events;
-    m["context_invalidations"] = s.context_invalidations;
-    m["iotlb_invalidations"] = s.iotlb_invalidations;
-    m["iec_invalidations"] = s.iec_invalidations;
-    m["queue_descriptors"] = s.queue_descriptors;
-    return m;
+    m_monitor->collect(unit_irq, m_faults);
 }
 
 step_result machine_session::run(const step& s) {
@@ -245,8 +184,8 @@ step_result machine_session::run(const step& s) {
     default: break;
     }
     if (needs_iommu && !m_kernel->iommu()) {
-        fail(out, "no IOMMU driver is running in this machine (no VT-d unit, the IOMMU disabled, or its "
-                  "initialisation failed: see the kernel log)");
+        fail(out, "no IOMMU driver is running in this machine (no VT-d or AMD-Vi unit, the IOMMU disabled, "
+                  "or its initialisation failed: see the kernel log)");
         return out;
     }
     switch (m.op) {
@@ -498,9 +437,8 @@ void machine_session::msi(const machine_step& m, step_result& out) {
 }
 
 void machine_session::inject(const machine_step& m, step_result& out) {
-    host::vtd_driver* v = m_kernel->vtd();
-    if (!v) return fail(out, "fault injection needs the VT-d driver");
-    v->inject_skip_invalidations(m.count);
+    if (!m_monitor->inject_skip_invalidations(m.count))
+        return fail(out, "fault injection needs the VT-d or AMD-Vi driver");
     out.messages.push_back(fmt::format("the driver will skip its next {} IOTLB invalidation(s)", m.count));
 }
 
@@ -510,30 +448,26 @@ void machine_session::expect_fault(const machine_step& m, step_result& out) {
     for (size_t i = m_faults_checked; i < m_faults.size(); ++i) {
         const fault_seen& f = m_faults[i];
         if (f.iommu != m.iommu || f.sid != sid) continue;
-        if (m.reason && f.reason != *m.reason) continue;
+        if (!m.reason_name.empty() ? f.name != m.reason_name : (m.reason && f.code != *m.reason)) continue;
         if (m.fault_address && f.address != (*m.fault_address & ~u64(0xfff))) continue;
         if (m.fault_write && f.write != *m.fault_write) continue;
         m_faults_checked = i + 1;
-        out.messages.push_back("fault record: " + describe(f));
+        out.messages.push_back("fault record: " + iommu_monitor::describe(f));
         return;
     }
     std::string seen;
     for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
-        seen += "\n  " + describe(m_faults[i]);
+        seen += "\n  " + iommu_monitor::describe(m_faults[i]);
     fail(out, fmt::format("no matching fault record for {}{}", m.device->str(),
                           seen.empty() ? " (no records)" : "; records:" + seen));
 }
 
-std::string machine_session::describe(const fault_seen& f) {
-    return fmt::format("sid {:04x} reason {:#x} ({}) address {:#x} {}", f.sid, f.reason,
-                       vtd::fault_reason_name(vtd::fault_reason(f.reason)), f.address, f.write ? "write" : "read");
-}
 
 void machine_session::expect_no_fault(const machine_step& m, step_result& out) {
     collect_faults();
     for (size_t i = m_faults_checked; i < m_faults.size(); ++i)
         if (m_faults[i].iommu == m.iommu)
-            fail(out, "unexpected fault record: " + describe(m_faults[i]));
+            fail(out, "unexpected fault record: " + iommu_monitor::describe(m_faults[i]));
     m_faults_checked = m_faults.size();
 }
 
@@ -545,7 +479,7 @@ void machine_session::expect_route(const machine_step& m, step_result& out) {
 }
 
 void machine_session::expect_stat(const machine_step& m, step_result& out) {
-    const auto all = stats(m.iommu);
+    const auto all = m_monitor->stats(m.iommu);
     if (all.empty()) return fail(out, fmt::format("no IOMMU unit {}", m.iommu));
     auto it = all.find(m.stat);
     if (it == all.end()) {
@@ -564,14 +498,14 @@ void machine_session::print_faults(const machine_step& m, step_result& out) {
     collect_faults();
     for (const fault_seen& f : m_faults)
         if (f.iommu == m.iommu)
-            out.messages.push_back(describe(f));
+            out.messages.push_back(iommu_monitor::describe(f));
     const auto& lines = m_kernel->log().lines();
     for (size_t i = m_log_lines; i < lines.size(); ++i) out.messages.push_back(lines[i].text);
     m_log_lines = lines.size();
 }
 
 void machine_session::print_stats(const machine_step& m, step_result& out) {
-    for (const auto& [k, v] : stats(m.iommu))
+    for (const auto& [k, v] : m_monitor->stats(m.iommu))
         if (v) out.messages.push_back(fmt::format("{} = {}", k, v));
 }
 

@@ -8,6 +8,7 @@
 #include "models/intc/msi_controller.h"
 #include "models/pci/dma_engine_driver.h"
 #include "sim/scenario/group_result.h"
+#include "sim/scenario/iommu_monitor.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/step_checks.h"
 #include "sim/scenario/vfio_session.h"
@@ -25,9 +26,6 @@ class tlm_machine;
 struct pci_dev;
 } // namespace iommusim::host
 
-namespace iommusim::vtd {
-struct fault_info;
-}
 
 namespace iommusim::scenario {
 
@@ -42,24 +40,13 @@ public:
     step_result run(const step& s);
 
 private:
-    struct fault_seen {
-        unsigned iommu = 0;
-        u16 sid = 0;
-        u8 reason = 0;
-        u64 address = 0;
-        bool write = false;
-    };
-
-    static std::string describe(const fault_seen& f); // one line, as the reports print a record
     host::pci_dev* device(const bdf& b, step_result& out);
     std::shared_ptr<host::iommu_domain> domain(const std::string& name, step_result& out);
     void collect_faults();
     std::vector<intc::msi_record> new_interrupts();
-    bool is_fault_event(const intc::msi_record& r) const;
     // The device's DMA engine driver over its BAR0, the device and the bridges above it enabled.
     std::optional<pci::dma_engine_driver> engine(host::pci_dev& dev, step_result& out);
     std::optional<u64> resolve(const machine_step& m, step_result& out); // "address" or "target"'s BAR
-    std::map<std::string, u64> stats(unsigned iommu) const;
     pci::dma_engine* engine_model(const bdf& b) const;
     void connect_vfio(bool on);  // interrupt controller and INTx lines to the VFIO session's core
 
@@ -89,7 +76,7 @@ private:
     size_t m_log_lines = 0;
     u64 m_interrupts_seen = 0;                     // interrupt controller deliveries already looked at
     std::vector<intc::msi_record> m_device_interrupts; // devices' interrupts since the last msi step
-    std::vector<size_t> m_history_seen;            // per unit: driver fault history already collected
+    std::unique_ptr<iommu_monitor> m_monitor;      // fault records, statistics, injection
     vfio_process_options m_process;                // for the VFIO session, made at the first VFIO step
     std::unique_ptr<vfio_session> m_vfio;
 };

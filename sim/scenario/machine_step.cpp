@@ -1,5 +1,6 @@
 #include "sim/scenario/machine_step.h"
 
+#include "models/iommu/amdvi/amdvi_defs.h"
 #include "models/iommu/vtd/vtd_fault.h"
 #include "platforms/desc/json_fields.h"
 
@@ -85,20 +86,28 @@ unsigned parse_prot(const json_fields& in, const nlohmann::json& v, const std::s
     return (s.find('r') != std::string::npos ? prot_read : 0) | (s.find('w') != std::string::npos ? prot_write : 0);
 }
 
-// A fault reason as the VT-d spec numbers it ("0x6", 6) or by its name ("read_not_allowed").
-u32 parse_reason(const json_fields& in, const nlohmann::json& v, const std::string& ptr) {
+// A fault reason as the IOMMU's spec numbers it ("0x6", 6: VT-d fault reasons, AMD-Vi event codes) or by
+// its name (VT-d "read_not_allowed", AMD-Vi "IO_PAGE_FAULT"); a name is kept as written and matched by name.
+void parse_reason(const json_fields& in, const nlohmann::json& v, const std::string& ptr, machine_step& s) {
     if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        for (unsigned r = 1; r < 0x100; ++r)
-            if (s == vtd::fault_reason_name(vtd::fault_reason(r))) return r;
-        if (s.rfind("0x", 0) != 0 && (s.empty() || s[0] < '0' || s[0] > '9'))
-            in.fail(ptr, fmt::format("\"{}\" is neither a fault reason number nor a VT-d fault reason name "
-                                     "(e.g. \"read_not_allowed\")", s));
+        const std::string name = v.get<std::string>();
+        for (unsigned r = 1; r < 0x100; ++r) {
+            const bool vtd_name = name == vtd::fault_reason_name(vtd::fault_reason(r));
+            if (vtd_name || name == amdvi::event_name(u8(r))) {
+                s.reason_name = name;
+                if (vtd_name) s.reason = r;
+                return;
+            }
+        }
+        if (name.rfind("0x", 0) != 0 && (name.empty() || name[0] < '0' || name[0] > '9'))
+            in.fail(ptr, fmt::format("\"{}\" is neither a fault reason number nor a VT-d fault reason or AMD-Vi "
+                                     "event name (e.g. \"read_not_allowed\", \"IO_PAGE_FAULT\")", name));
     }
     const u64 r = in.get_uint(v, ptr, 0xff);
-    if (std::string(vtd::fault_reason_name(vtd::fault_reason(r))) == "unknown")
-        in.fail(ptr, fmt::format("{:#x} is not a fault reason the VT-d specification defines", r));
-    return u32(r);
+    if (std::string(vtd::fault_reason_name(vtd::fault_reason(r))) == "unknown" &&
+        std::string(amdvi::event_name(u8(r))) == "reserved")
+        in.fail(ptr, fmt::format("{:#x} is neither a VT-d fault reason nor an AMD-Vi event code", r));
+    s.reason = u32(r);
 }
 
 // "address", or "target": {"device", "bar", "offset"} (an address inside a function's BAR).
@@ -225,7 +234,7 @@ machine_step parse_machine_step(const json_fields& in, const nlohmann::json& j, 
     case machine_op::expect_fault:
         in.check_members(j, ptr, {"op", "name", "device", "reason", "address", "write", "iommu"});
         s.device = required_bdf(in, j, ptr);
-        if (j.contains("reason")) s.reason = parse_reason(in, j.at("reason"), json_ptr(ptr, "reason"));
+        if (j.contains("reason")) parse_reason(in, j.at("reason"), json_ptr(ptr, "reason"), s);
         if (j.contains("address")) s.fault_address = in.get_uint(j.at("address"), json_ptr(ptr, "address"), ~u64(0));
         if (j.contains("write")) s.fault_write = in.get_bool(j.at("write"), json_ptr(ptr, "write"));
         optional_iommu();

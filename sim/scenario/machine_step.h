@@ -67,7 +67,8 @@ struct machine_step {
     std::optional<u32> msi_data;         // msi: forged message data
     std::string fault;                   // inject: what to inject
     unsigned count = 1;                  // inject: how many times
-    std::optional<u32> reason;           // expect_fault: fault reason (VT-d number)
+    std::optional<u32> reason;           // expect_fault: VT-d fault reason / AMD-Vi event code, by number
+    std::string reason_name;             // expect_fault: by name ("read_not_allowed", "IO_PAGE_FAULT")
     std::optional<u64> fault_address;    // expect_fault: page address (FI)
     std::string route;                   // expect_route
     std::string stat;                    // expect_stat: "iotlb.hits", "context_cache.misses", ...
