@@ -35,8 +35,8 @@ std::string size_text(u64 b) {
 std::string format_table(const iotlb_window_result& r) {
     std::string s;
     if (r.iommu)
-        s += fmt::format("VT-d: IOTLB {} entries (4 KiB), {} entries (large), {} walk slots; platform {}\n",
-                         r.iotlb_entries, r.iotlb_large_entries, r.walk_slots, r.platform);
+        s += fmt::format("{}: IOTLB {} entries (4 KiB), {} entries (large), {} walk slots; platform {}\n",
+                         r.iommu_name, r.iotlb_entries, r.iotlb_large_entries, r.walk_slots, r.platform);
     else
         s += fmt::format("no IOMMU; platform {}\n", r.platform);
     s += fmt::format("{:>9}  {:>9}  {:>10}  {:>8}  {:>8}  {:>10}  {:>9}\n", "window", "page", "median ns",
@@ -92,8 +92,8 @@ std::string render_svg(const iotlb_window_result& r) {
                                 "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
                                 W, H);
     s += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\">iommusim bench iotlb-window: 64 B DMA reads at random "
-                     "offsets of a window (VT-d, IOTLB {} entries)</text>\n",
-                     left1, r.iotlb_entries);
+                     "offsets of a window ({}, IOTLB {} entries)</text>\n",
+                     left1, r.iommu ? r.iommu_name : "no IOMMU", r.iotlb_entries);
     auto panel = [&](double left, const char* title, double vmax, double step, bool latency) {
         s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", left, top - 8, title);
         s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left,

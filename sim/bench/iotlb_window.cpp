@@ -1,8 +1,9 @@
 #include "sim/bench/iotlb_window.h"
 
-#include "models/iommu/vtd/tlm/vtd_unit.h"
+#include "models/iommu/amdvi/tlm/amdvi_unit_params.h"
+#include "models/iommu/vtd/tlm/vtd_unit_params.h"
 #include "models/iommu/vtd/vtd_defs.h"
-#include "models/iommu/vtd/vtd_regs.h"
+#include "sim/bench/bench_iommu.h"
 #include "models/pci/cfg/pci_regs.h"
 #include "platforms/desc/platform_loader.h"
 #include "platforms/platform.h"
@@ -32,7 +33,6 @@ constexpr u64 k_iova_base = u64(1) << 30;    // 1 GiB: every page size's alignme
 constexpr u64 k_phys_base = u64(4) << 30;    // the buffer's host-physical base (4 GiB)
 constexpr u64 k_table_base = u64(8) << 30;   // page tables are allocated from here
 constexpr u64 k_large_offset = u64(3) << 30; // large pages at IOVA 4 GiB: 2 GiB..4 GiB holds the MMIO windows
-constexpr u16 k_domain = 1;
 
 // The inline platform: a host bridge and one root port with the requester below it (PCIe Endpoint).
 const char* k_inline_platform = R"({
@@ -135,19 +135,27 @@ public:
         json pj = platform_json(cfg.platform);
         json& params = pj["params"];
         if (!params.is_object()) params = json::object();
-        vtd::vtd_unit_params scratch; // --set names checked here, so messages name --set, not the platform
+        // Unit parameters go to the platform's IOMMU kind; --set names are checked here, so messages name
+        // --set, not the platform.
+        const bool amd = pj.value("iommu", "") == "amd";
+        vtd::vtd_unit_params vtd_scratch;
+        amdvi::amdvi_unit_params amd_scratch;
         for (const auto& [name, value] : cfg.sets) {
             if (set_bench_param(m_device, m_link_params, name, value)) continue;
             if (is_platform_param(name)) {
                 put_param(params, name, value_json(value));
+            } else if (amd) {
+                amdvi::set_amdvi_unit_param(amd_scratch, name, value_json(value), k_source, "/" + name);
+                params["amdvi"][name] = value_json(value);
             } else {
-                vtd::set_vtd_unit_param(scratch, name, value_json(value), k_source, "/" + name);
+                vtd::set_vtd_unit_param(vtd_scratch, name, value_json(value), k_source, "/" + name);
                 params["vtd"][name] = value_json(value);
             }
         }
-        scratch.validate();
+        if (amd) amd_scratch.validate();
+        else vtd_scratch.validate();
         m_device.validate();
-        if (!cfg.iommu) params["vtd_units"] = false;
+        if (!cfg.iommu) params[amd ? "amdvi_units" : "vtd_units"] = false;
         m_link = std::make_unique<pcie_link>(m_link_params);
         const std::string source = cfg.platform.empty() ? "inline platform" : cfg.platform;
         m_desc = platforms::load_platform_json(pj, source);
@@ -155,38 +163,33 @@ public:
         find_requester();
         if (cfg.iommu) {
             find_unit();
-            program_unit();
+            m_iommu->program(m_requester->requester_id());
         }
     }
 
-    const vtd::vtd_unit* unit() const { return m_unit; }
+    const bench_iommu* iommu() const { return m_iommu.get(); }
     const device_params& device() const { return m_device; }
 
     // Maps [k_iova_base, +span) (4 KiB pages) and [k_iova_base + k_large_offset, +span) (large pages),
     // both onto [k_phys_base, +span), so every window of either kind is a prefix of one of them.
     void map_buffers(u64 span) {
-        if (!m_unit) return;
-        for (u64 off = 0; off < span; off += vtd::PAGE_SIZE) map(k_iova_base + off, k_phys_base + off, 1);
+        if (!m_iommu) return;
+        for (u64 off = 0; off < span; off += vtd::PAGE_SIZE) m_iommu->map(k_iova_base + off, k_phys_base + off, 1);
         const u64 large = span >= (u64(1) << 30) ? 3 : 2;
         const u64 step = vtd::level_page_size(unsigned(large));
         for (u64 off = 0; off < span; off += step)
-            map(k_iova_base + k_large_offset + off, k_phys_base + off, unsigned(large));
+            m_iommu->map(k_iova_base + k_large_offset + off, k_phys_base + off, unsigned(large));
     }
     u64 buffer_base(bool large) const {
-        if (!m_unit) return k_phys_base;
+        if (!m_iommu) return k_phys_base;
         return k_iova_base + (large ? k_large_offset : 0);
     }
     static u64 page_size_of(bool large, u64 span) {
         return large ? vtd::level_page_size(span >= (u64(1) << 30) ? 3 : 2) : vtd::PAGE_SIZE;
     }
 
-    // Global context-cache and IOTLB invalidation by register (§6.5.1, as Linux's
-    // __iommu_flush_context / __iommu_flush_iotlb do for DMA_CCMD_GLOBAL_INVL / DMA_TLB_GLOBAL_FLUSH).
     void invalidate_all() {
-        if (!m_unit) return;
-        using namespace vtd::regbits;
-        reg_write(0x28, 8, CCMD_ICC | u64(1) << CCMD_CIRG_SHIFT);
-        reg_write(m_unit->params().hw.iro + 8, 8, IOTLB_IVT | u64(1) << IOTLB_IIRG_SHIFT | IOTLB_DR | IOTLB_DW);
+        if (m_iommu) m_iommu->invalidate_all();
     }
 
     // One read of the device at `issue_ps` (absolute); returns when its completion has been delivered.
@@ -213,23 +216,24 @@ private:
         return s.str();
     }
 
-    // The platform's VT-d unit of the requester's segment (platform::vtd_units(): one per segment, in
-    // segment order, as the DMAR table lists the DRHDs).
+    // The platform's IOMMU for the requester: the VT-d unit of its segment, or the AMD IOMMU serving its
+    // root bus.
     void find_unit() {
         auto& p = m_machine->platform();
-        std::vector<u16> segments;
-        for (const auto& rc : p.root_complexes()) segments.push_back(rc.segment);
-        std::sort(segments.begin(), segments.end());
-        segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
-        const u16 seg = p.root_complexes().at(m_requester_fn->root).segment;
-        const size_t i = size_t(std::find(segments.begin(), segments.end(), seg) - segments.begin());
-        if (i >= p.vtd_units().size())
-            throw input_error(m_desc.source.empty() ? "platform" : m_desc.source, "/iommu",
-                              "the platform has no VT-d unit for the bench's device (an \"intel\" platform with "
-                              "memory is needed; or use --no-iommu)");
-        m_unit = p.vtd_units()[i];
-        m_reg_base = m_unit->reg_base();
         if (!p.memory()) throw input_error(m_desc.source, "/params/memory/size", "the bench needs system memory");
+        bench_iommu::access a;
+        a.mem = p.memory();
+        a.ops = &m_machine->ops();
+        a.alloc_page = [this] {
+            const u64 page = m_next_table;
+            m_next_table += vtd::PAGE_SIZE;
+            return page;
+        };
+        m_iommu = bench_iommu::for_platform(p, m_requester_fn->root, std::move(a));
+        if (!m_iommu)
+            throw input_error(m_desc.source.empty() ? "platform" : m_desc.source, "/iommu",
+                              "the platform has no IOMMU unit for the bench's device (an \"intel\" or \"amd\" "
+                              "platform with memory is needed; or use --no-iommu)");
     }
 
     const platforms::built_function* built(const pci::pci_function* model) {
@@ -238,7 +242,7 @@ private:
         return nullptr;
     }
 
-    // The first dma_engine, else the first endpoint; Bus Master Enable on it and every bridge above
+    // The first dma_engine, else the first endpoint that is not an IOMMU; Bus Master Enable on it and every bridge above
     // (as pci_set_master() and pci_enable_bridge() leave them).
     void find_requester() {
         using pci::function_kind;
@@ -249,8 +253,10 @@ private:
                 pick = &f;
                 break;
             }
-            if (!pick && (k == function_kind::endpoint || k == function_kind::legacy_endpoint ||
-                          k == function_kind::pci_endpoint || k == function_kind::rc_endpoint))
+            // An IOMMU's own PCI function (class 0x0806, AMD-Vi) is not a DMA requester.
+            const bool iommu_fn = f.model->config().get16(pci::PCI_CLASS_DEVICE) == 0x0806;
+            if (!pick && !iommu_fn && (k == function_kind::endpoint || k == function_kind::legacy_endpoint ||
+                                       k == function_kind::pci_endpoint || k == function_kind::rc_endpoint))
                 pick = &f;
         }
         if (!pick) throw input_error(m_desc.name, "/root_buses", "no endpoint to master the bench's reads");
@@ -280,67 +286,21 @@ private:
         m_requester_fn = pick;
     }
 
-    // ---- the IOMMU as a driver programs it
-    u64 alloc_table() {
-        const u64 a = m_next_table;
-        m_next_table += vtd::PAGE_SIZE;
-        return a;
-    }
-    memory::system_memory& mem() { return *m_machine->platform().memory(); }
-    void reg_write(u64 off, unsigned len, u64 v) { m_machine->ops().mmio_write(m_reg_base + off, len, v); }
-
-    void program_unit() {
-        using namespace vtd;
-        m_root = alloc_table();
-        m_pml4 = alloc_table();
-        const u16 sid = m_requester->requester_id();
-        const u64 ctx_table = alloc_table();
-        mem().write_le(m_root + (sid >> 8) * root_entry::size, 8, root_entry::make(ctx_table).lo);
-        // 4-level (48-bit AGAW, aw = 2) tables: SAGAW bit 2 is in every default and Linux's choice.
-        const context_entry ce = context_entry::make(m_pml4, 2, k_domain, translation_type::untranslated_only);
-        mem().write_le(ctx_table + (sid & 0xff) * context_entry::size, 8, ce.lo);
-        mem().write_le(ctx_table + (sid & 0xff) * context_entry::size + 8, 8, ce.hi);
-        reg_write(0x20, 8, m_root);                      // RTADDR_REG
-        reg_write(0x18, 4, regbits::GCMD_SRTP);          // latch the root table
-        reg_write(0x18, 4, regbits::GCMD_TE);            // enable translation
-        if (!(m_machine->ops().mmio_read(m_reg_base + 0x1c, 4) & regbits::GSTS_TES))
-            throw std::runtime_error("the bench's VT-d unit did not enable translation");
-    }
-
-    // iova -> pa as a leaf at `leaf` (1: 4 KiB, 2: 2 MiB, 3: 1 GiB), read/write.
-    void map(u64 iova, u64 pa, unsigned leaf) {
-        using namespace vtd;
-        u64 table = m_pml4;
-        for (unsigned level = 4; level > leaf; --level) {
-            const u64 slot = table + level_index(iova, level) * 8;
-            sl_entry e{mem().read_le(slot, 8)};
-            if (!e.present()) {
-                e = sl_entry::table(alloc_table());
-                mem().write_le(slot, 8, e.v);
-            }
-            table = e.addr();
-        }
-        mem().write_le(table + level_index(iova, leaf) * 8, 8, sl_entry::page(pa, true, true, leaf > 1).v);
-    }
-
     const iotlb_window_config& m_cfg;
     device_params m_device;
     pcie_link_params m_link_params;
-    vtd::vtd_unit_params m_vtd_params;
     std::unique_ptr<pcie_link> m_link;
     platforms::platform_desc m_desc;
     std::unique_ptr<host::tlm_machine> m_machine;
-    vtd::vtd_unit* m_unit = nullptr;                 // the platform's
-    u64 m_reg_base = 0;
+    std::unique_ptr<bench_iommu> m_iommu;            // the platform's unit, as the bench programs it
     pci::pci_function* m_requester = nullptr;
     const platforms::built_function* m_requester_fn = nullptr;
     u64 m_next_table = k_table_base;
-    u64 m_root = 0, m_pml4 = 0;
     u64 m_reads = 0;
     unsigned char m_data[4096] = {};
 };
 
-u64 translated_lookups(const vtd::vtd_unit* u) { return u ? u->stats().iotlb_hits + u->stats().page_walks : 0; }
+u64 translated_lookups(const bench_iommu* u) { return u ? u->iotlb_hits() + u->page_walks() : 0; }
 
 } // namespace
 
@@ -377,11 +337,12 @@ iotlb_window_result run_iotlb_window(const iotlb_window_config& cfg) {
     iotlb_window_result r;
     r.platform = cfg.platform.empty() ? "inline" : cfg.platform;
     r.iommu = cfg.iommu;
-    if (const auto* u = b.unit()) {
-        const auto& p = u->params();
-        r.iotlb_entries = p.iotlb.geometry.sets * p.iotlb.geometry.ways;
-        r.iotlb_large_entries = p.iotlb_large.geometry.sets * p.iotlb_large.geometry.ways;
-        r.walk_slots = p.timing.walk_slots;
+    if (const auto* u = b.iommu()) {
+        const bench_iommu_info i = u->info();
+        r.iommu_name = u->name();
+        r.iotlb_entries = i.iotlb_entries;
+        r.iotlb_large_entries = i.iotlb_large_entries;
+        r.walk_slots = i.walk_slots;
     }
     const device_params& dev = b.device();
     const u64 issue_ps = u64(std::llround(dev.issue_ns * 1000));
@@ -400,9 +361,9 @@ iotlb_window_result run_iotlb_window(const iotlb_window_config& cfg) {
 
             // Warm-up (pcie-bench's warm cache): every 4 KiB page once, one read at a time.
             for (u64 off = 0; off < w; off += 4096) now = b.read(base + off, now) + gap_ps;
-            const u64 lookups0 = translated_lookups(b.unit());
-            const u64 hits0 = b.unit() ? b.unit()->stats().iotlb_hits : 0;
-            const u64 walks0 = b.unit() ? b.unit()->stats().page_walks : 0;
+            const u64 lookups0 = translated_lookups(b.iommu());
+            const u64 hits0 = b.iommu() ? b.iommu()->iotlb_hits() : 0;
+            const u64 walks0 = b.iommu() ? b.iommu()->page_walks() : 0;
 
             // Latency: one read in flight.
             std::vector<double> lat;
@@ -440,10 +401,10 @@ iotlb_window_result run_iotlb_window(const iotlb_window_config& cfg) {
             pt.p90_latency_ns = median_of(lat, 0.9);
             pt.mean_latency_ns = sum / double(lat.size());
             pt.bandwidth_gbps = double(cfg.bw_requests) * dev.read_bytes * 8 / (double(end - start) / 1000.0);
-            if (b.unit()) {
-                const u64 lookups = translated_lookups(b.unit()) - lookups0;
-                pt.iotlb_hit_rate = lookups ? double(b.unit()->stats().iotlb_hits - hits0) / double(lookups) : 0;
-                pt.page_walks = b.unit()->stats().page_walks - walks0;
+            if (b.iommu()) {
+                const u64 lookups = translated_lookups(b.iommu()) - lookups0;
+                pt.iotlb_hit_rate = lookups ? double(b.iommu()->iotlb_hits() - hits0) / double(lookups) : 0;
+                pt.page_walks = b.iommu()->page_walks() - walks0;
             } else {
                 pt.iotlb_hit_rate = 1;
             }

@@ -8,11 +8,10 @@
 // (the IOTLB and paging-structure caches then hold what a long run would leave in them).
 //
 // The system: a booted SystemC platform (host::tlm_machine; by default a small inline description with
-// one root port and a dma_engine endpoint) with a VT-d unit built in the machine's attach hook and bound
-// below every host bridge (unit.dma), its output and table reads to the platform's memory bus, its
-// registers on the system bus. The bench programs it as a driver would, through MMIO: root and context
-// tables and second-level page tables written into memory with the spec encoders (vtd_defs.h), RTADDR,
-// GCMD.SRTP, GCMD.TE, and a global context-cache and IOTLB invalidation before each window.
+// one root port and a dma_engine endpoint) with the platform's IOMMU below its host bridges: a VT-d unit
+// ("intel" platforms) or an AMD IOMMU ("amd"). The bench programs it as a driver would, through MMIO and
+// tables in memory written with the spec encoders, and invalidates everything before each window
+// (bench_iommu.h).
 //
 // The requester: the endpoint model masters each read through pci_function::issue_dma (so the fabric's
 // hops, the root complex, the IOMMU and the memory channel all add their time), between
@@ -74,6 +73,7 @@ struct window_point {
 struct iotlb_window_result {
     std::string platform;            // "inline" or the preset/file
     bool iommu = true;
+    std::string iommu_name;          // "VT-d", "AMD-Vi"
     unsigned iotlb_entries = 0, iotlb_large_entries = 0, walk_slots = 0;
     std::vector<window_point> points;
 };

@@ -47,11 +47,11 @@ void add_bench_command(CLI::App& app, int& rc) {
     bench->require_subcommand(1);
     auto o = std::make_shared<iotlb_window_options>();
     auto* cmd = bench->add_subcommand(
-        "iotlb-window", "64 B DMA reads at random offsets of windows of 4 KiB ... 64 MiB behind the VT-d unit: "
+        "iotlb-window", "64 B DMA reads at random offsets of windows of 4 KiB ... 64 MiB behind the IOMMU (VT-d or AMD-Vi): "
                         "median latency, closed-loop bandwidth and IOTLB hit rate per window");
     cmd->add_option("--platform", o->platform, "preset name or platform file (default: one root port, one dma_engine)");
     cmd->add_option("--set", o->sets,
-                    "name=value: a VT-d unit parameter (iommusim describe vtd_unit), timing.* / memory.* platform "
+                    "name=value: an IOMMU unit parameter of the platform's kind (iommusim describe vtd_unit / amdvi_unit), timing.* / memory.* platform "
                     "parameters, device.{ns,issue_ns,tags,read_bytes}, link.{gen,lanes,latency_ns}");
     cmd->add_flag("--large-pages", o->large_pages, "map the window with 2 MiB pages (1 GiB from 1 GiB windows)");
     cmd->add_flag("--all-page-sizes", o->both, "sweep with 4 KiB pages, then with large pages");
