@@ -1,8 +1,10 @@
 // A container (/dev/vfio/vfio, drivers/vfio/container.c in Linux 6.1): an unprivileged memory-map object
-// that groups join; the first SET_IOMMU with at least one group instantiates the IOMMU backend (type1 v1 or
-// v2 here; no sPAPR TCE or noiommu backend is registered) and attaches every group. The last group
-// leaving releases the backend and all its mappings.
+// that groups join; the first SET_IOMMU with at least one group instantiates the IOMMU backend and attaches
+// every group. The backends registered are the host's: type1 (v1, v2) on x86, sPAPR TCE (v1, v2) where the
+// IOMMU is POWER's (vfio_host::tce_iommu); no noiommu backend. The last group leaving releases the backend
+// and all its mappings.
 #pragma once
+#include "sim/vfio/vfio_iommu_spapr_tce.h"
 #include "sim/vfio/vfio_iommu_type1.h"
 
 #include <memory>
@@ -21,7 +23,8 @@ struct vfio_options {
 
 class vfio_container {
 public:
-    vfio_container(vfio_host& host, vfio_mm& mm, const vfio_options& options);
+    // prereg: the process's preregistered memory (sPAPR v2); required for the sPAPR backend.
+    vfio_container(vfio_host& host, vfio_mm& mm, const vfio_options& options, mm_iommu_regions* prereg = nullptr);
     ~vfio_container();
 
     // The container fd's ioctls (vfio_fops_unl_ioctl): 0/positive or -errno.
@@ -33,19 +36,23 @@ public:
     // vfio_group_detach_container's container side; the last group releases the backend.
     void detach_group(vfio_group& group);
 
-    vfio_iommu_type1* backend() { return m_backend.get(); }
-    const vfio_iommu_type1* backend() const { return m_backend.get(); }
+    // The backend, when SET_IOMMU opened one: as type1 or as sPAPR TCE (nullptr when it is the other).
+    vfio_iommu_driver* driver() const { return m_backend.get(); }
+    vfio_iommu_type1* backend() const { return dynamic_cast<vfio_iommu_type1*>(m_backend.get()); }
+    vfio_iommu_spapr_tce* spapr() const { return dynamic_cast<vfio_iommu_spapr_tce*>(m_backend.get()); }
     const std::vector<vfio_group*>& groups() const { return m_groups; }
 
 private:
     long check_extension(unsigned long ext) const;
     long set_iommu(unsigned long type);
+    long attach_all(std::unique_ptr<vfio_iommu_driver> backend);
 
     vfio_host& m_host;
     vfio_mm& m_mm;
     vfio_options m_options;
+    mm_iommu_regions* m_prereg;
     std::vector<vfio_group*> m_groups;
-    std::unique_ptr<vfio_iommu_type1> m_backend;
+    std::unique_ptr<vfio_iommu_driver> m_backend;
 };
 
 } // namespace iommusim::vfio

@@ -16,7 +16,7 @@ constexpr size_t NAME_MAX_LEN = 4096;  // strndup_user(arg, PAGE_SIZE)
 } // namespace
 
 vfio_core::vfio_core(vfio_host& host, vfio_mm& mm, vfio_options options)
-    : m_host(host), m_mm(mm), m_options(options) {}
+    : m_host(host), m_mm(mm), m_options(options), m_prereg(std::make_unique<mm_iommu_regions>(mm)) {}
 
 vfio_core::~vfio_core() {
     // Process exit: every fd closed, devices first so the groups' files can be released.
@@ -52,7 +52,7 @@ int vfio_core::open(const std::string& path, int flags) {
     const std::string node = path.substr(dir.size());
     if (node == "vfio") {
         const int fd = alloc_fd();
-        auto c = std::make_shared<vfio_container>(m_host, m_mm, m_options);
+        auto c = std::make_shared<vfio_container>(m_host, m_mm, m_options, m_prereg.get());
         m_containers.push_back(c);
         m_fds[fd] = fd_entry{fd_kind::container, c, {}, {}};
         return fd;

@@ -59,6 +59,9 @@ public:
     vfio_options& options() { return m_options; }
     // Every live container (held by an fd or by a group), for observers such as the C API's DMA.
     std::vector<const vfio_container*> containers() const;
+    // The process's memory preregistered for IOMMU use (sPAPR v2 REGISTER_MEMORY; KVM's TCE hypercalls look
+    // it up).
+    mm_iommu_regions& mm_iommu() { return *m_prereg; }
     // Whether a device fd of this device (dev_name) is open: vfio-pci's remove would wait for it.
     bool device_open(const std::string& name) const;
 
@@ -77,6 +80,7 @@ private:
     vfio_host& m_host;
     vfio_mm& m_mm;
     vfio_options m_options;
+    std::unique_ptr<mm_iommu_regions> m_prereg;  // outlives the containers, which drop their regions
     vfio_pci_irq_router m_irq_router;  // before the devices: they free their vectors into it
     std::map<int, fd_entry> m_fds;
     std::map<int, std::shared_ptr<vfio_group>> m_groups;

@@ -7,10 +7,13 @@
 #pragma once
 #include "sim/core/types.h"
 
+#include <cerrno>
+
 #include <vector>
 
 namespace iommusim::host {
 class iommu_core;
+class iommu_table_group;
 class kernel;
 struct iommu_group;
 struct pci_dev;
@@ -32,6 +35,20 @@ public:
     // nothing stays pinned or charged.
     virtual int pin(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out) = 0;
     virtual void unpin(const std::vector<pin_run>& runs) = 0;
+    // Long-term pins that leave locked_vm alone (pin_user_pages with FOLL_LONGTERM): the sPAPR backend
+    // charges its own way (the whole window at ENABLE, the whole region at REGISTER_MEMORY). -EFAULT as
+    // pin(); a mm that cannot do it answers -EFAULT.
+    virtual int pin_uncharged(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out) {
+        (void)vaddr; (void)len; (void)write; (void)out;
+        return -EFAULT;
+    }
+    virtual void unpin_uncharged(const std::vector<pin_run>& runs) { (void)runs; }
+    // account_locked_vm(mm, bytes >> PAGE_SHIFT, inc): 0, or -ENOMEM over RLIMIT_MEMLOCK without
+    // CAP_IPC_LOCK (nothing charged then).
+    virtual int account_locked_vm(u64 bytes, bool inc) {
+        (void)bytes; (void)inc;
+        return -ENOMEM;
+    }
 };
 
 class vfio_host {
@@ -52,6 +69,13 @@ public:
     // The kernel behind the devices, for vfio-pci's hardware access (config space, MMIO, resets, MSI
     // composition); nullptr for a host without hardware (then device fds answer DEVICE_GET_INFO only).
     virtual host::kernel* kernel() { return nullptr; }
+
+    // POWER: the host's IOMMU is a TCE IOMMU, so the sPAPR TCE backend is the one registered (type1 is
+    // not built for ppc64); a group's PE as an iommu_table_group (iommu_group_get_iommudata), nullptr when
+    // it has none; whether EEH is enabled (eeh_enabled()).
+    virtual bool tce_iommu() const { return false; }
+    virtual host::iommu_table_group* table_group(int group) { (void)group; return nullptr; }
+    virtual bool eeh_enabled() const { return false; }
 };
 
 } // namespace iommusim::vfio

@@ -11,6 +11,7 @@
 #pragma once
 #include "sim/vfio/vfio_dirty.h"
 #include "sim/vfio/vfio_host.h"
+#include "sim/vfio/vfio_iommu_driver.h"
 
 #include <functional>
 #include <map>
@@ -60,28 +61,28 @@ struct vfio_dma {
 // dma_unmap callback must unpin every page it pinned in [iova, iova + size) before returning.
 using dma_unmap_fn = std::function<void(u64 iova, u64 size)>;
 
-class vfio_iommu_type1 {
+class vfio_iommu_type1 : public vfio_iommu_driver {
 public:
     vfio_iommu_type1(vfio_host& host, vfio_mm& mm, bool v2, type1_options options = {});
     // vfio_iommu_type1_release: every mapping unmapped and unpinned, every group detached.
-    ~vfio_iommu_type1();
+    ~vfio_iommu_type1() override;
     vfio_iommu_type1(const vfio_iommu_type1&) = delete;
     vfio_iommu_type1& operator=(const vfio_iommu_type1&) = delete;
 
     bool v2() const { return m_v2; }
     // vfio_iommu_type1_check_extension with this instance (static_check_extension: without one).
-    int check_extension(unsigned long ext) const;
+    int check_extension(unsigned long ext) const override;
     static int static_check_extension(unsigned long ext);
 
     // vfio_iommu_type1_attach_group / detach_group. emulated: a group of emulated-IOMMU (mdev-like)
     // devices: no domain, starts inside the pinned-page dirty scope.
-    int attach_group(int group, bool emulated = false);
-    void detach_group(int group);
+    int attach_group(int group, bool emulated = false) override;
+    void detach_group(int group) override;
     bool has_group(int group) const;
 
     // The container ioctls this backend serves: GET_INFO, MAP_DMA, UNMAP_DMA, DIRTY_PAGES. arg points at
     // the uapi struct. Returns 0 or -errno; -ENOTTY for anything else.
-    long ioctl(unsigned long request, unsigned long arg);
+    long ioctl(unsigned long request, unsigned long arg) override;
 
     // Emulated-IOMMU pinning (vfio_iommu_type1_{register,unregister}_device, _pin_pages, _unpin_pages;
     // implemented in vfio_pin_pages.cpp). pin_pages: npage (phys of each page appended to `pages`) or

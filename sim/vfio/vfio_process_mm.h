@@ -23,11 +23,21 @@ public:
     explicit process_vfio_mm(host::process_mm& mm, translate_fn translate = nullptr)
         : m_mm(mm), m_translate(std::move(translate)) {}
 
-    int pin(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out) override;
-    void unpin(const std::vector<pin_run>& runs) override;
+    int pin(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out) override {
+        return pin_impl(vaddr, len, write, out, true);
+    }
+    void unpin(const std::vector<pin_run>& runs) override { unpin_impl(runs, true); }
+    int pin_uncharged(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out) override {
+        return pin_impl(vaddr, len, write, out, false);
+    }
+    void unpin_uncharged(const std::vector<pin_run>& runs) override { unpin_impl(runs, false); }
+    int account_locked_vm(u64 bytes, bool inc) override;
     host::process_mm& mm() { return m_mm; }
 
 private:
+    int pin_impl(u64 vaddr, u64 len, bool write, std::vector<pin_run>& out, bool charge);
+    void unpin_impl(const std::vector<pin_run>& runs, bool charge);
+
     host::process_mm& m_mm;
     translate_fn m_translate;
 };

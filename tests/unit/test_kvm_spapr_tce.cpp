@@ -3,6 +3,7 @@
 // checks and return codes, mirroring a guest entry into linked hardware tables as whole hardware pages,
 // region mapping counts, and what stays untouched when a call fails.
 #include "sim/host/kvm/kvm_spapr_tce.h"
+#include "support/fake_tce.h"
 #include "sim/host/process/process_mm.h"
 
 #include <catch2/catch.hpp>
@@ -19,40 +20,11 @@ namespace {
 constexpr u64 KiB = 1024, MiB = 1024 * KiB;
 constexpr u64 LIOBN = 0x80000001;
 
-// A hardware table as the TCE driver would give it: entries by absolute index, kills recorded.
-class fake_table : public iommu_table {
-public:
-    fake_table(u64 offset, u64 size, unsigned shift) : iommu_table(offset, size, shift, 1, size * 8) {}
-    long xchg_no_kill(u64 index, u64& hpa, dma_direction& dir) override {
-        if (index < offset() || index >= offset() + size()) return -EINVAL;
-        auto old = entries.count(index) ? entries[index] : std::make_pair(u64(0), dma_direction::none);
-        if (dir == dma_direction::none) entries.erase(index);
-        else entries[index] = {hpa, dir};
-        hpa = old.first;
-        dir = old.second;
-        return 0;
-    }
-    void tce_kill(u64 index, u64 npages) override { kills.push_back({index, npages}); }
-    u64 get(u64 index) const override {
-        auto it = entries.find(index);
-        if (it == entries.end()) return 0;
-        const auto d = it->second.second;
-        return it->second.first | (d == dma_direction::bidirectional || d == dma_direction::to_device ? 1 : 0) |
-               (d == dma_direction::bidirectional || d == dma_direction::from_device ? 2 : 0);
-    }
-    std::map<u64, std::pair<u64, dma_direction>> entries;
-    std::vector<std::pair<u64, u64>> kills;
-};
+using fake_table = iommusim::test::fake_tce_table;
 
-class fake_group : public iommu_table_group {
-public:
-    bool has_ops() const override { return true; }
-    u64 get_table_size(unsigned, u64, unsigned) const override { return 0; }
-    long create_table(int, unsigned, u64, unsigned, std::shared_ptr<iommu_table>&) override { return -EINVAL; }
-    long set_window(int, std::shared_ptr<iommu_table>) override { return 0; }
-    long unset_window(int) override { return 0; }
-    void take_ownership() override {}
-    void release_ownership() override {}
+// A PE with no window of its own: each test programs the tables it needs.
+struct fake_group : iommusim::test::fake_table_group {
+    fake_group() : fake_table_group(1) { tables = {}; }
 };
 
 // Preregistered memory: regions [ua, ua + size) backed contiguously from hpa with pages of 1 << backing.

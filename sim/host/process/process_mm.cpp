@@ -252,7 +252,7 @@ int process_mm::account_locked_vm(u64 bytes, bool inc) {
     return 0;
 }
 
-int process_mm::pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out) {
+int process_mm::pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out, bool charge) {
     out.clear();
     if (len == 0 || !page_aligned(vaddr) || !page_aligned(len) || vaddr + len < vaddr) return -EINVAL;
     const u64 end = vaddr + len;
@@ -261,7 +261,8 @@ int process_mm::pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out
     // read-only VMA; vfio_pin_pages_remote fails with -ENOMEM at the first counted page that would take
     // locked_vm past the limit (skipped with CAP_IPC_LOCK, dma->lock_cap). The earlier one wins.
     const u64 limit = m_memlock_limit / page_size;
-    const u64 allowance = m_cap_ipc_lock ? ~u64(0) : (limit > m_locked_pages ? limit - m_locked_pages : 0);
+    const u64 allowance =
+        m_cap_ipc_lock || !charge ? ~u64(0) : (limit > m_locked_pages ? limit - m_locked_pages : 0);
     int err = 0;
     u64 stop = end, counted = 0;
     for (u64 p = vaddr; p < end;) {
@@ -307,11 +308,11 @@ int process_mm::pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out
         ref_blocks(r.phys, r.len);
         m_pinned += r.len;
     }
-    m_locked_pages += counted;  // vfio_lock_acct: counted even with CAP_IPC_LOCK, only the limit is bypassed
+    if (charge) m_locked_pages += counted;  // vfio_lock_acct: counted even with CAP_IPC_LOCK, only the limit is bypassed
     return 0;
 }
 
-void process_mm::unpin(const std::vector<pinned_run>& runs) {
+void process_mm::unpin(const std::vector<pinned_run>& runs, bool charge) {
     u64 pages = 0;
     for (const auto& r : runs) {
         if (r.reserved) continue;  // put_pfn does nothing for a pfn without a struct page
@@ -319,7 +320,7 @@ void process_mm::unpin(const std::vector<pinned_run>& runs) {
         m_pinned -= std::min(m_pinned, r.len);
         pages += r.len / page_size;
     }
-    account_locked_vm(pages * page_size, false);
+    if (charge) account_locked_vm(pages * page_size, false);
 }
 
 std::optional<u64> process_mm::translate(u64 vaddr) {

@@ -68,9 +68,11 @@ public:
     // unaligned or empty range. On failure nothing stays pinned or charged and `out` is left empty.
     // Every call charges again: the same pages pinned twice are counted twice (type1 accounts per
     // vfio_dma).
-    int pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out);
+    // charge = false: a FOLL_LONGTERM pin whose caller accounts locked_vm itself (sPAPR): no limit check,
+    // nothing charged; unpin it with charge = false too.
+    int pin(u64 vaddr, u64 len, bool write, std::vector<pinned_run>& out, bool charge = true);
     // put_pfn + vfio_lock_acct(-n): drops the pins of runs a pin() returned and uncharges them.
-    void unpin(const std::vector<pinned_run>& runs);
+    void unpin(const std::vector<pinned_run>& runs, bool charge = true);
 
     // __account_locked_vm(mm, bytes/PAGE_SIZE, inc, task, cap_ipc_lock): for callers that charge without
     // pinning (type1's vfio_pin_page_external, moving a charge to another mm on VADDR update).

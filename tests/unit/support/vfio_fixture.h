@@ -8,6 +8,7 @@
 
 #include <linux/vfio.h>
 
+#include <algorithm>
 #include <fcntl.h>
 #include <map>
 #include <set>
@@ -64,6 +65,28 @@ struct fake_vfio_mm : vfio::vfio_mm {
     void unpin(const std::vector<vfio::pin_run>& runs) override {
         for (const auto& r : runs) locked -= r.len;
         --pins;
+    }
+    // sPAPR: pins that leave locked_vm alone, and explicit accounting against the same limit.
+    int pin_uncharged(u64 vaddr, u64 len, bool write, std::vector<vfio::pin_run>& out) override {
+        const u64 saved = limit;
+        limit = ~u64(0);
+        const int rc = pin(vaddr, len, write, out);
+        limit = saved;
+        if (!rc) locked -= len;
+        return rc;
+    }
+    void unpin_uncharged(const std::vector<vfio::pin_run>& runs) override {
+        for (const auto& r : runs) locked += r.len;
+        unpin(runs);
+    }
+    int account_locked_vm(u64 bytes, bool inc) override {
+        if (!inc) {
+            locked -= std::min(locked, bytes);
+            return 0;
+        }
+        if (locked + bytes > limit) return -ENOMEM;
+        locked += bytes;
+        return 0;
     }
 };
 
