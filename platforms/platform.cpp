@@ -43,6 +43,7 @@ host::firmware_info platform::firmware() const {
     switch (m_desc.iommu) {
     case iommu_kind::intel_vtd: fw.iommu = host::firmware_iommu::dmar; break;
     case iommu_kind::amd_vi: fw.iommu = host::firmware_iommu::ivrs; break;
+    case iommu_kind::spapr: fw.iommu = host::firmware_iommu::spapr; break;
     case iommu_kind::none: fw.iommu = host::firmware_iommu::none; break;
     }
     // IVRS names each AMD IOMMU's own PCI function in its IVHD (AMD IOMMU spec §5.2.2.1): an AMD function

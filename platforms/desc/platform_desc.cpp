@@ -7,6 +7,7 @@ const char* to_string(iommu_kind k) {
     case iommu_kind::none: return "none";
     case iommu_kind::intel_vtd: return "intel";
     case iommu_kind::amd_vi: return "amd";
+    case iommu_kind::spapr: return "spapr";
     }
     return "?";
 }

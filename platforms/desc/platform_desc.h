@@ -51,7 +51,8 @@ struct ivrs_desc {
     std::vector<ivrs_unity_desc> unity;
 };
 
-enum class iommu_kind { none, intel_vtd, amd_vi };
+// "spapr": a pseries guest, whose hypervisor presents each PHB (root bus) as one Partitionable Endpoint.
+enum class iommu_kind { none, intel_vtd, amd_vi, spapr };
 const char* to_string(iommu_kind k);
 
 struct platform_desc {

@@ -74,8 +74,9 @@ public:
             std::string ptr = json_ptr(root, "iommu"), s = m_in.get_string(j["iommu"], ptr);
             if (s == "intel") p.iommu = iommu_kind::intel_vtd;
             else if (s == "amd") p.iommu = iommu_kind::amd_vi;
+            else if (s == "spapr") p.iommu = iommu_kind::spapr;
             else if (s == "none") p.iommu = iommu_kind::none;
-            else m_in.fail(ptr, "iommu must be \"intel\", \"amd\" or \"none\", got \"" + s.substr(0, 40) + "\"");
+            else m_in.fail(ptr, "iommu must be \"intel\", \"amd\", \"spapr\" or \"none\", got \"" + s.substr(0, 40) + "\"");
         }
         if (j.contains("params")) p.params = params(j["params"], json_ptr(root, "params"));
         if (j.contains("ivrs")) p.ivrs = ivrs(j["ivrs"], json_ptr(root, "ivrs"));

@@ -40,6 +40,7 @@ int run_groups(const groups_args& a) {
     }
     if (a.iommu == "intel") opt.iommu = host::firmware_iommu::dmar;
     if (a.iommu == "amd") opt.iommu = host::firmware_iommu::ivrs;
+    if (a.iommu == "spapr") opt.iommu = host::firmware_iommu::spapr;
     if (a.iommu == "none") opt.iommu = host::firmware_iommu::none;
 
     // Load the expectation before the (longer) simulation, so a bad file fails fast.
@@ -90,7 +91,7 @@ void add_groups_command(CLI::App& app, int& rc) {
         ->allow_extra_args(false);
     cmd->add_flag("--assign-busses", a->assign_busses, "pci=assign-busses: renumber every bridge");
     cmd->add_option("--iommu", a->iommu, "override the firmware's IOMMU")
-        ->check(CLI::IsMember({"intel", "amd", "none"}));
+        ->check(CLI::IsMember({"intel", "amd", "spapr", "none"}));
     cmd->add_option("--expect", a->expect,
                     "expected groups (JSON; group numbers are checked too when the file states them); "
                     "exit 1 and print the difference if they differ");

@@ -48,11 +48,15 @@ iommu_group& iommu_groups::probe_device(pci_dev& dev) {
     if (iommu_group* g = group_of(dev)) return *g;  // iommu_group_get_for_dev: already grouped
     std::string why;
     iommu_group* g = device_group(dev, why);
-    dev.group = g->id;
-    g->devices.push_back(&dev);
-    g->reasons.push_back(why);
-    m_log.pci_info(dev, fmt::format("Adding to iommu group {}", g->id));
+    add_device(*g, dev, std::move(why));
     return *g;
+}
+
+void iommu_groups::add_device(iommu_group& g, pci_dev& dev, std::string why) {
+    dev.group = g.id;
+    g.devices.push_back(&dev);
+    g.reasons.push_back(std::move(why));
+    m_log.pci_info(dev, fmt::format("Adding to iommu group {}", g.id));
 }
 
 // Why the path from bridge up to the root is not isolating, naming the first device that fails.

@@ -26,6 +26,10 @@ public:
 
     // __iommu_probe_device for a PCI device: find or allocate its group and add it.
     iommu_group& probe_device(pci_dev& dev);
+    // For platforms whose groups come from firmware's partitioning (sPAPR: iommu_register_group per PE,
+    // iommu_add_device for its devices): a new group, and a device added to a given group.
+    iommu_group& alloc_group() { return *alloc(); }
+    void add_device(iommu_group& g, pci_dev& dev, std::string why);
 
     // Groups in allocation order (at boot that is id order).
     const std::deque<iommu_group>& groups() const { return m_groups; }

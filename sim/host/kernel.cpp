@@ -41,7 +41,9 @@ void kernel::boot() {
     // The IOMMU drivers detect their ACPI table early and ask for ACS before PCI is enumerated.
     if (m_iommu == firmware_iommu::dmar) m_log.info("DMAR: IOMMU enabled");
     if (m_iommu == firmware_iommu::ivrs) m_log.info("AMD-Vi: IOMMU enabled (IVRS)");
-    if (m_iommu != firmware_iommu::none) m_acs->request_acs();
+    // pci_request_acs() is the x86 IOMMU drivers' (and OF's for IOMMUs on device-tree platforms that ask
+    // for it); pseries groups by PE, not by ACS path, and does not ask.
+    if (m_iommu == firmware_iommu::dmar || m_iommu == firmware_iommu::ivrs) m_acs->request_acs();
     // early_amd_iommu_init runs before PCI enumeration (amd_iommu_prepare, for interrupt remapping):
     // the IVRS is parsed once; an IVRS Linux cannot use means no AMD IOMMU and so no groups. A platform
     // that says "ivrs" without any IVHD keeps the table-less rule below (every function but the IOMMU's).
@@ -61,6 +63,11 @@ void kernel::boot() {
         m_drivers->boot();
         return;
     }
+    if (m_iommu == firmware_iommu::spapr) {
+        spapr_groups();
+        m_drivers->boot();
+        return;
+    }
     // iommu_device_register -> bus_iommu_probe(&pci_bus_type): every device, device-list order.
     for (pci_dev* dev : m_topo.devices()) {
         // amd_iommu_probe_device -> check_device(): the IOMMU's own function has no rlookup entry, since
@@ -76,6 +83,33 @@ void kernel::boot() {
     if (m_iommu == firmware_iommu::dmar) init_intel_iommu();
     if (m_iommu == firmware_iommu::ivrs) init_amd_iommu();
     m_drivers->boot();  // drivers probe once the IOMMU core has set up the groups' default domains
+}
+
+// pseries (arch/powerpc/platforms/pseries/iommu.c, v6.1): the hypervisor presents each PHB as one
+// Partitionable Endpoint with its DMA window (ibm,dma-window). pci_dma_bus_setup_pSeriesLP registers one
+// iommu_table_group per PHB as its root bus is set up (iommu_register_group: ids in PHB order, a PHB
+// without devices included), and every device below it, bridges too, joins that group
+// (pci_dma_dev_setup_pSeriesLP -> iommu_add_device). ACS plays no part.
+void kernel::spapr_groups() {
+    std::vector<iommu_group*> by_phb;
+    for (const auto& rb : m_firmware.root_buses) {
+        iommu_group& g = m_groups->alloc_group();
+        by_phb.push_back(&g);
+        m_log.info(fmt::format("pci {:04x}:{:02x}: iommu: PHB's ibm,dma-window registered as iommu group {}",
+                               rb.segment, rb.bus_start, g.id));
+    }
+    for (pci_dev* dev : m_topo.devices()) {
+        const bdf a = dev->address();
+        for (size_t i = 0; i < m_firmware.root_buses.size(); ++i) {
+            const auto& rb = m_firmware.root_buses[i];
+            if (a.segment != rb.segment || a.bus < rb.bus_start || a.bus > rb.bus_end) continue;
+            m_groups->add_device(*by_phb[i], *dev,
+                                 fmt::format("{}: the whole PHB {:04x}:{:02x} is one Partitionable Endpoint "
+                                             "(sPAPR: one TCE table per PHB)",
+                                             dev->name(), rb.segment, rb.bus_start));
+            break;
+        }
+    }
 }
 
 // intel_iommu_init (drivers/iommu/intel/iommu.c, v6.1) once the groups exist: the units the DMAR table

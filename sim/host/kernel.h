@@ -96,6 +96,7 @@ public:
 
 private:
     bool is_iommu_function(const pci_dev& dev) const;
+    void spapr_groups();
     void init_intel_iommu();
     void init_amd_iommu();
     bool amd_iommu_probe_device(pci_dev& dev);

@@ -15,7 +15,9 @@ struct root_bus_info {
     u8 bus_end = 0xff;
 };
 
-enum class firmware_iommu { none, dmar, ivrs };
+// Which IOMMU firmware describes: ACPI DMAR (VT-d), ACPI IVRS (AMD-Vi), or a pseries device tree whose
+// PHBs carry ibm,dma-window (sPAPR: the hypervisor presents each PHB as one Partitionable Endpoint).
+enum class firmware_iommu { none, dmar, ivrs, spapr };
 
 // One DMA Remapping Hardware Unit Definition of the ACPI DMAR table (VT-d spec §8.3): where the unit's
 // registers are and which root buses it translates for. include_pci_all: the segment's catch-all unit.

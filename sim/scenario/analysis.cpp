@@ -53,6 +53,7 @@ group_result collect_groups(const platforms::platform_desc& platform, host::tlm_
     switch (machine.ops().firmware().iommu) {
     case host::firmware_iommu::dmar: r.iommu = "intel"; break;
     case host::firmware_iommu::ivrs: r.iommu = "amd"; break;
+    case host::firmware_iommu::spapr: r.iommu = "spapr"; break;
     case host::firmware_iommu::none: r.iommu = "none"; break;
     }
     if (!k.iommu_enabled()) r.iommu = "none";
@@ -90,6 +91,7 @@ group_result collect_groups(const platforms::platform_desc& platform, host::tlm_
     std::sort(r.devices.begin(), r.devices.end(), [](const auto& a, const auto& b) { return a.addr < b.addr; });
 
     for (const auto& g : k.groups()) {
+        if (g.devices.empty()) continue;  // a PE without devices: its id is taken, sysfs shows it empty
         group_row row;
         row.id = g.id;
         for (const auto* dev : g.devices) row.members.push_back(dev->address());

@@ -190,8 +190,9 @@ host::kernel_options parse_host_options(const nlohmann::json& j, const std::stri
         const std::string v = in.get_string(j.at("iommu"), json_ptr(ptr, "iommu"));
         if (v == "intel") h.iommu = host::firmware_iommu::dmar;
         else if (v == "amd") h.iommu = host::firmware_iommu::ivrs;
+        else if (v == "spapr") h.iommu = host::firmware_iommu::spapr;
         else if (v == "none") h.iommu = host::firmware_iommu::none;
-        else throw input_error(file, ptr + "/iommu", fmt::format("\"{}\" is not one of intel, amd, none", v));
+        else throw input_error(file, ptr + "/iommu", fmt::format("\"{}\" is not one of intel, amd, spapr, none", v));
     }
     for (const char* flag : {"assign_busses", "pcie_scan_all"}) {
         if (!j.contains(flag)) continue;
