@@ -4,6 +4,7 @@
 #include "platforms/desc/platform_params.h"
 #include "models/iommu/common/pure/timing.h"
 #include "models/iommu/amdvi/tlm/amdvi_unit_params.h"
+#include "models/iommu/tce/tlm/tce_unit_params.h"
 #include "models/iommu/vtd/tlm/vtd_unit_params.h"
 #include "models/pci/cfg/pci_timing.h"
 #include "sim/host/kernel_options.h"
@@ -19,6 +20,7 @@ std::vector<model_info> all_model_info() {
     out.push_back(iommu::iommu_common_model_info());
     out.push_back(vtd::vtd_unit_params_info());
     out.push_back(amdvi::amdvi_unit_params_info());
+    out.push_back(tce::tce_unit_params_info());
     out.push_back(memory::memory_model_info());
     model_info presets{"presets", "Bundled platforms, usable by name in `groups` and in scenarios", {}};
     for (const auto& n : platforms::preset_names())
