@@ -27,6 +27,19 @@ void add_cache(std::map<std::string, u64>& m, const std::string& name, const iom
     m[name + ".invalidated_entries"] = entries;
 }
 
+// The request counters every unit keeps under the same names.
+template <typename Stats>
+void add_requests(std::map<std::string, u64>& m, const Stats& s) {
+    m["dma_requests"] = s.dma_requests;
+    m["translated"] = s.translated;
+    m["passed_through"] = s.passed_through;
+    m["faulted"] = s.faulted;
+    m["interrupts"] = s.interrupts;
+    m["interrupts_remapped"] = s.interrupts_remapped;
+    m["interrupts_passed"] = s.interrupts_passed;
+    m["interrupts_blocked"] = s.interrupts_blocked;
+}
+
 // AMD-Vi IO_PAGE_FAULT flags as Linux prints them (event[1] 27:16): RW is bit 5.
 constexpr u16 AMD_EVENT_FLAG_RW = 0x020;
 
@@ -39,14 +52,7 @@ std::map<std::string, u64> vtd_stats(const vtd::vtd_unit::statistics& s) {
     add_cache(m, "iec", s.iec);
     m["walks"] = s.walks.walks;
     m["walk_reads"] = s.walks.reads;
-    m["dma_requests"] = s.dma_requests;
-    m["translated"] = s.translated;
-    m["passed_through"] = s.passed_through;
-    m["faulted"] = s.faulted;
-    m["interrupts"] = s.interrupts;
-    m["interrupts_remapped"] = s.interrupts_remapped;
-    m["interrupts_passed"] = s.interrupts_passed;
-    m["interrupts_blocked"] = s.interrupts_blocked;
+    add_requests(m, s);
     m["faults_recorded"] = s.faults_recorded;
     m["fault_events"] = s.fault_events;
     m["context_invalidations"] = s.context_invalidations;
@@ -67,14 +73,7 @@ std::map<std::string, u64> amdvi_stats(const amdvi::amdvi_unit::statistics& s) {
     m["walks"] = s.page_walks;
     m["walk_reads"] = s.walk_reads;
     m["dte_fetches"] = s.dte_fetches;
-    m["dma_requests"] = s.dma_requests;
-    m["translated"] = s.translated;
-    m["passed_through"] = s.passed_through;
-    m["faulted"] = s.faulted;
-    m["interrupts"] = s.interrupts;
-    m["interrupts_remapped"] = s.interrupts_remapped;
-    m["interrupts_passed"] = s.interrupts_passed;
-    m["interrupts_blocked"] = s.interrupts_blocked;
+    add_requests(m, s);
     m["faults_recorded"] = s.events_logged;
     m["events_logged"] = s.events_logged;
     m["events_lost"] = s.events_lost;

@@ -26,6 +26,16 @@ bool copy_in(T& dst, unsigned long arg, size_t n) {
     return true;
 }
 
+// copy_from_user of the struct's first minsz bytes, then the argsz and (unless flags are the caller's) the
+// no-flags checks every sPAPR ioctl makes.
+template <typename T>
+long read_arg(T& out, unsigned long arg, size_t minsz, bool no_flags = true) {
+    if (!copy_in(out, arg, minsz)) return -EFAULT;
+    if (out.argsz < minsz) return -EINVAL;
+    if (no_flags && out.flags) return -EINVAL;
+    return 0;
+}
+
 // iommu_tce_check_ioba: aligned to the table's page, one page inside [it_offset, it_offset + it_size).
 int check_ioba(const iommu_table& tbl, u64 ioba, u64 npages) {
     const u64 mask = (u64(1) << tbl.page_shift()) - 1;
@@ -189,9 +199,7 @@ int vfio_iommu_spapr_tce::find_table(u64 ioba) const {
 long vfio_iommu_spapr_tce::map_dma(unsigned long arg) {
     if (!m_enabled) return -EPERM;
     vfio_iommu_type1_dma_map p{};
-    const size_t minsz = offsetof(vfio_iommu_type1_dma_map, size) + sizeof(p.size);
-    if (!copy_in(p, arg, minsz)) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
+    if (long rc = read_arg(p, arg, offsetof(vfio_iommu_type1_dma_map, size) + sizeof(p.size), false)) return rc;
     if (p.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) return -EINVAL;
     if (long rc = create_default_window()) return rc;
     const int num = find_table(p.iova);
@@ -215,10 +223,7 @@ long vfio_iommu_spapr_tce::map_dma(unsigned long arg) {
 long vfio_iommu_spapr_tce::unmap_dma(unsigned long arg) {
     if (!m_enabled) return -EPERM;
     vfio_iommu_type1_dma_unmap p{};
-    const size_t minsz = offsetof(vfio_iommu_type1_dma_unmap, size) + sizeof(p.size);
-    if (!copy_in(p, arg, minsz)) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
-    if (p.flags) return -EINVAL;  // no flag is supported
+    if (long rc = read_arg(p, arg, offsetof(vfio_iommu_type1_dma_unmap, size) + sizeof(p.size))) return rc;
     if (long rc = create_default_window()) return rc;
     const int num = find_table(p.iova);
     if (num < 0) return -ENXIO;
@@ -255,10 +260,7 @@ void vfio_iommu_spapr_tce::disable() {
 // tce_iommu_register_pages
 long vfio_iommu_spapr_tce::register_memory(unsigned long arg) {
     vfio_iommu_spapr_register_memory p{};
-    const size_t minsz = offsetof(vfio_iommu_spapr_register_memory, size) + sizeof(p.size);
-    if (!copy_in(p, arg, minsz)) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
-    if (p.flags) return -EINVAL;
+    if (long rc = read_arg(p, arg, offsetof(vfio_iommu_spapr_register_memory, size) + sizeof(p.size))) return rc;
     const u64 pmask = (u64(1) << k_page_shift) - 1;
     if ((p.vaddr & pmask) || (p.size & pmask) || p.vaddr + p.size < p.vaddr) return -EINVAL;
     const u64 entries = p.size >> k_page_shift;
@@ -279,10 +281,7 @@ long vfio_iommu_spapr_tce::register_memory(unsigned long arg) {
 // tce_iommu_unregister_pages
 long vfio_iommu_spapr_tce::unregister_memory(unsigned long arg) {
     vfio_iommu_spapr_register_memory p{};
-    const size_t minsz = offsetof(vfio_iommu_spapr_register_memory, size) + sizeof(p.size);
-    if (!copy_in(p, arg, minsz)) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
-    if (p.flags) return -EINVAL;
+    if (long rc = read_arg(p, arg, offsetof(vfio_iommu_spapr_register_memory, size) + sizeof(p.size))) return rc;
     const u64 pmask = (u64(1) << k_page_shift) - 1;
     if ((p.vaddr & pmask) || (p.size & pmask)) return -EINVAL;
     host::mm_iommu::region* mem = m_prereg.get(p.vaddr, p.size >> k_page_shift);
@@ -304,9 +303,7 @@ long vfio_iommu_spapr_tce::tce_create(unsigned long arg) {
     if (m_groups.empty()) return -ENXIO;
     vfio_iommu_spapr_tce_create c{};
     const size_t minsz = offsetof(vfio_iommu_spapr_tce_create, start_addr) + sizeof(c.start_addr);
-    if (!copy_in(c, arg, minsz)) return -EFAULT;
-    if (c.argsz < minsz) return -EINVAL;
-    if (c.flags) return -EINVAL;
+    if (long rc = read_arg(c, arg, minsz)) return rc;
     long ret = create_default_window();
     u64 start = 0;
     if (!ret) ret = create_window(c.page_shift, c.window_size, c.levels, start);
@@ -320,10 +317,7 @@ long vfio_iommu_spapr_tce::tce_create(unsigned long arg) {
 long vfio_iommu_spapr_tce::tce_remove(unsigned long arg) {
     if (m_groups.empty()) return -ENXIO;
     vfio_iommu_spapr_tce_remove r{};
-    const size_t minsz = offsetof(vfio_iommu_spapr_tce_remove, start_addr) + sizeof(r.start_addr);
-    if (!copy_in(r, arg, minsz)) return -EFAULT;
-    if (r.argsz < minsz) return -EINVAL;
-    if (r.flags) return -EINVAL;
+    if (long rc = read_arg(r, arg, offsetof(vfio_iommu_spapr_tce_remove, start_addr) + sizeof(r.start_addr))) return rc;
     if (m_def_window_pending && !r.start_addr) {
         m_def_window_pending = false;  // the default window is never created
         return 0;
@@ -490,9 +484,7 @@ long vfio_iommu_spapr_tce::eeh_pe_op(unsigned long arg) {
         host::eeh_pe_ops* pe = tg ? tg->eeh() : nullptr;
         if (!pe) return -ENODEV;
         vfio_eeh_pe_op op{};
-        const size_t minsz = offsetof(vfio_eeh_pe_op, op) + sizeof(op.op);
-        if (!copy_in(op, arg, minsz)) return -EFAULT;
-        if (op.argsz < minsz || op.flags) return -EINVAL;
+        if (long rc = read_arg(op, arg, offsetof(vfio_eeh_pe_op, op) + sizeof(op.op))) return rc;
         long ret;
         switch (op.op) {
         case VFIO_EEH_PE_DISABLE: ret = pe->set_option(0); break;      // EEH_OPT_DISABLE

@@ -15,18 +15,6 @@ using host::H_PARAMETER;
 using host::H_SUCCESS;
 using host::H_TOO_HARD;
 
-u32 ddw_query_page_mask(u64 page_size_mask) {
-    // LoPAPR ibm,query-pe-dma-window output 4: one bit per supported IOMMU page size.
-    static const struct {
-        unsigned shift;
-        u32 bit;
-    } sizes[] = {{12, 0x01}, {16, 0x02}, {24, 0x04}, {25, 0x08}, {26, 0x10}, {27, 0x20}, {28, 0x40}, {34, 0x80}};
-    u32 mask = 0;
-    for (const auto& s : sizes)
-        if (page_size_mask & (u64(1) << s.shift)) mask |= s.bit;
-    return mask;
-}
-
 spapr_vmm::spapr_vmm(vfio::vfio_core& vfio, host::process_mm& mm, host::mm_iommu* prereg,
                      table_group_fn table_group, u64 ram_ua, u64 ram_size)
     : m_vfio(vfio), m_mm(mm), m_table_group(std::move(table_group)), m_ram_ua(ram_ua), m_ram_size(ram_size),
@@ -221,7 +209,7 @@ long spapr_vmm::put_tce_emu(phb& p, window& w, u64 ioba, u64 tce) {
     m_kvm.mmap_put(w.kvm_table, index, tce);
 
     const u64 page = u64(1) << w.page_shift;
-    const u64 perm = tce & (host::TCE_PCI_READ | host::TCE_PCI_WRITE);
+    const u64 perm = tce & (tce::TCE_PCI_READ | tce::TCE_PCI_WRITE);
     if (!perm) {
         vfio_iommu_type1_dma_unmap unmap{};
         unmap.argsz = sizeof(unmap);
@@ -235,7 +223,7 @@ long spapr_vmm::put_tce_emu(phb& p, window& w, u64 ioba, u64 tce) {
     vfio_iommu_type1_dma_map map{};
     map.argsz = sizeof(map);
     // IOMMU_RO (device reads only) maps read-only; anything the device may write maps read-write.
-    map.flags = VFIO_DMA_MAP_FLAG_READ | ((perm & host::TCE_PCI_WRITE) ? VFIO_DMA_MAP_FLAG_WRITE : 0);
+    map.flags = VFIO_DMA_MAP_FLAG_READ | ((perm & tce::TCE_PCI_WRITE) ? VFIO_DMA_MAP_FLAG_WRITE : 0);
     map.vaddr = m_ram_ua + gpa;
     map.iova = ioba;
     map.size = page;
@@ -300,7 +288,7 @@ rtas_query_result spapr_vmm::rtas_query_pe_dma_window(u32 config_addr, u64 b) {
     r.status = RTAS_OUT_SUCCESS;
     r.windows_available = u32(SPAPR_PCI_DMA_MAX_WINDOWS - active_windows(*p));
     r.largest_block = 0x80000000; // QEMU's answer: the largest window it could possibly create
-    r.page_sizes = ddw_query_page_mask(p->options.page_size_mask);
+    r.page_sizes = tce::pgsizes_to_ddw_mask(p->options.page_size_mask);
     r.migration_capable = 0;
     return r;
 }

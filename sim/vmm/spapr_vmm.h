@@ -31,20 +31,16 @@ class vfio_core;
 
 namespace iommusim::vmm {
 
-// RTAS status words (PAPR 7.2.x; QEMU's RTAS_OUT_*).
-constexpr int RTAS_OUT_SUCCESS = 0;
-constexpr int RTAS_OUT_HW_ERROR = -1;
-constexpr int RTAS_OUT_PARAM_ERROR = -3;
-
-// The LoPAPR page-size mask of ibm,query-pe-dma-window (RTAS_DDW_PGSIZE_*).
-u32 ddw_query_page_mask(u64 page_size_mask);
+using tce::RTAS_OUT_HW_ERROR;
+using tce::RTAS_OUT_PARAM_ERROR;
+using tce::RTAS_OUT_SUCCESS;
 
 // QEMU spapr-pci-host-bridge properties that shape DMA.
 struct spapr_phb_options {
     u64 dma_win_addr = 0;                        // "dma_win_addr": the default 32-bit window
     u64 dma_win_size = 0x40000000;               // "dma_win_size": 1 GiB
     u64 dma64_win_addr = u64(1) << 59;           // "dma64_win_addr": where a second window goes
-    u64 page_size_mask = (u64(1) << 12) | (u64(1) << 16) | (u64(1) << 24); // "pgsz": 4K | 64K | 16M
+    u64 page_size_mask = tce::SPAPR_DEFAULT_PGSIZES;  // "pgsz": 4K | 64K | 2M | 16M
     bool ddw = true;                             // "ddw": the DDW RTAS calls are offered
 };
 
@@ -52,7 +48,7 @@ struct rtas_query_result {
     int status = RTAS_OUT_PARAM_ERROR;
     u32 windows_available = 0;
     u32 largest_block = 0;       // TCEs of the largest window that could be created
-    u32 page_sizes = 0;          // ddw_query_page_mask
+    u32 page_sizes = 0;          // tce::pgsizes_to_ddw_mask
     u32 migration_capable = 0;
 };
 

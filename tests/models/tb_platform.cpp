@@ -204,10 +204,16 @@ TEST_CASE("preset boots through the fabric: intel-xeon-server", "[platform][pres
 }
 TEST_CASE("preset boots through the fabric: amd-epyc-server", "[platform][preset]") { boot_preset("amd-epyc-server"); }
 
-TEST_CASE("AMD-Vi firmware names the IOMMU's own function", "[platform]") {
+// An AMD IOMMU's own PCI function (class 0x0806) at 00.2, as on EPYC root complexes.
+static function_desc amd_iommu_fn() {
     auto iommu = fn(pci_devfn(0, 2), function_kind::rc_endpoint);
     iommu.params.vendor_id = PCI_VENDOR_ID_AMD;
     iommu.params.class_code = 0x080600;
+    return iommu;
+}
+
+TEST_CASE("AMD-Vi firmware names the IOMMU's own function", "[platform]") {
+    const auto iommu = amd_iommu_fn();
     auto hb = fn(0, function_kind::host_bridge);
     platform_desc d;
     d.iommu = platforms::iommu_kind::amd_vi;
@@ -254,9 +260,7 @@ TEST_CASE("AMD-Vi units: one per IOMMU function placed through the capability bl
 }
 
 TEST_CASE("AMD-Vi units: several IOMMU functions get consecutive register windows", "[platform]") {
-    auto iommu = fn(pci_devfn(0, 2), function_kind::rc_endpoint);
-    iommu.params.vendor_id = PCI_VENDOR_ID_AMD;
-    iommu.params.class_code = 0x080600;
+    const auto iommu = amd_iommu_fn();
     auto hb = fn(0, function_kind::host_bridge);
     platform_desc d;
     d.iommu = platforms::iommu_kind::amd_vi;

@@ -3,8 +3,7 @@
 // window charge, v2's preregistration, default window and DDW, MAP/UNMAP as TCE exchanges with the
 // kernel's checks and errno, two groups in one container, VFIO_EEH_PE_OP. Each expectation names the
 // kernel function it comes from.
-#include "support/fake_tce.h"
-#include "support/vfio_fixture.h"
+#include "support/power_host.h"
 
 #include <catch2/catch.hpp>
 
@@ -15,18 +14,6 @@ using namespace iommusim::test;
 
 namespace {
 
-// A POWER host: the fake kernel's groups, each with a fake PE.
-struct power_host : fake_vfio_host {
-    std::map<int, std::unique_ptr<fake_table_group>> pes;
-    bool eeh = true;
-    using fake_vfio_host::fake_vfio_host;
-    bool tce_iommu() const override { return true; }
-    host::iommu_table_group* table_group(int g) override {
-        auto it = pes.find(g);
-        return it == pes.end() ? nullptr : it->second.get();
-    }
-    bool eeh_enabled() const override { return eeh; }
-};
 
 struct spapr_world {
     static constexpr u64 VA = 0x7f0000000000ull, PA = 0x100000000ull, LEN = 64ull << 20;
@@ -90,7 +77,6 @@ struct spapr_world {
     vfio::vfio_iommu_spapr_tce& backend(int c) { return *v.container_of_fd(c)->spapr(); }
 };
 
-fake_tce_table& table(const std::shared_ptr<host::iommu_table>& t) { return dynamic_cast<fake_tce_table&>(*t); }
 
 } // namespace
 
@@ -129,7 +115,7 @@ TEST_CASE("spapr tce: v1 ENABLE charges the whole 32-bit window to locked_vm (tc
 
     // MAP pins each 4 KiB page without further charge and writes the legacy table the container adopted.
     CHECK(x.map(c, x.VA + 0x3000, 0x10000, 0x2000) == 0);
-    auto& t = table(x.backend(c).tables()[0]);
+    auto& t = as_fake(x.backend(c).tables()[0]);
     REQUIRE(t.entries.size() == 2);
     CHECK(t.entries[0x10].first == x.PA + 0x3000);
     CHECK(t.entries[0x10].second == host::dma_direction::bidirectional);
@@ -197,7 +183,7 @@ TEST_CASE("spapr tce: v2 maps preregistered memory only, through the deferred de
     const u64 before = x.mm.locked;
     CHECK(x.map(c, x.VA + 0x5000, 0x20000, 0x3000, VFIO_DMA_MAP_FLAG_WRITE) == 0);
     CHECK_FALSE(x.backend(c).default_window_pending());
-    auto& t = table(x.backend(c).tables()[0]);
+    auto& t = as_fake(x.backend(c).tables()[0]);
     CHECK(x.mm.locked == before + ((1ull << 30) >> 12) * 8);
     CHECK(x.pe("01:00.0").tables[0] == x.backend(c).tables()[0]);  // programmed into the PE
     REQUIRE(t.entries.size() == 3);
@@ -274,7 +260,7 @@ TEST_CASE("spapr tce: two groups in one container get the same windows (tce_iomm
     x.join(c, "00:02.0");                            // joins the container's backend
     CHECK(x.pe("00:02.0").owned);
     CHECK(x.pe("00:02.0").tables[0] == x.pe("01:00.0").tables[0]);
-    CHECK(table(x.pe("00:02.0").tables[0]).entries.count(1) == 1);
+    CHECK(as_fake(x.pe("00:02.0").tables[0]).entries.count(1) == 1);
     CHECK(x.create(c, 16, 1ull << 32, 1) == 0);
     CHECK(x.pe("00:02.0").tables[1] == x.pe("01:00.0").tables[1]);
     CHECK(x.pe("00:02.0").set_windows == 2);

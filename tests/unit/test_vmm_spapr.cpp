@@ -5,8 +5,7 @@
 #include "sim/host/process/process_mm.h"
 #include "sim/vfio/vfio_process_mm.h"
 #include "sim/vmm/spapr_vmm.h"
-#include "support/fake_tce.h"
-#include "support/vfio_fixture.h"
+#include "support/power_host.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,16 +17,6 @@ using vmm::spapr_vmm;
 
 namespace {
 
-struct power_host : fake_vfio_host {
-    std::map<int, std::unique_ptr<fake_table_group>> pes;
-    using fake_vfio_host::fake_vfio_host;
-    bool tce_iommu() const override { return true; }
-    host::iommu_table_group* table_group(int g) override {
-        auto it = pes.find(g);
-        return it == pes.end() ? nullptr : it->second.get();
-    }
-    bool eeh_enabled() const override { return true; }
-};
 
 struct guest_world {
     static constexpr u64 MiB = 1ull << 20, RAM = 64 * MiB;
@@ -52,7 +41,6 @@ struct guest_world {
     u64 hpa(u64 gpa) { return *mm.translate(ram + gpa); }
 };
 
-fake_tce_table& table(const std::shared_ptr<host::iommu_table>& t) { return dynamic_cast<fake_tce_table&>(*t); }
 
 } // namespace
 
@@ -74,26 +62,26 @@ TEST_CASE("spapr vmm: a guest PHB comes up with its default window and H_PUT_TCE
 
     // In-kernel: the guest page's userspace address is preregistered, so KVM writes the hardware entry.
     const u64 liobn = spapr_vmm::liobn(0, 0);
-    CHECK(g.vm->h_put_tce(liobn, 0x3000, 0x5000 | host::TCE_PCI_READ | host::TCE_PCI_WRITE) == host::H_SUCCESS);
-    auto& t = table(g.pe().tables[0]);
+    CHECK(g.vm->h_put_tce(liobn, 0x3000, 0x5000 | tce::TCE_PCI_READ | tce::TCE_PCI_WRITE) == tce::H_SUCCESS);
+    auto& t = as_fake(g.pe().tables[0]);
     REQUIRE(t.entries.count(3));
     CHECK(t.entries[3].first == g.hpa(0x5000));
     CHECK(t.entries[3].second == host::dma_direction::bidirectional);
     CHECK(g.vm->user_space_hcalls() == 0);
     u64 tce = 0;
-    CHECK(g.vm->h_get_tce(liobn, 0x3000, tce) == host::H_SUCCESS);
+    CHECK(g.vm->h_get_tce(liobn, 0x3000, tce) == tce::H_SUCCESS);
     CHECK(tce == (0x5000 | 3));
-    CHECK(g.vm->h_get_tce(0x80001234, 0x3000, tce) == host::H_PARAMETER);  // no such LIOBN: QEMU answers
+    CHECK(g.vm->h_get_tce(0x80001234, 0x3000, tce) == tce::H_PARAMETER);  // no such LIOBN: QEMU answers
     CHECK(g.vm->user_space_hcalls() == 1);
 
     // A TCE for memory outside guest RAM: KVM gives up, QEMU's handler stores it and maps nothing.
-    CHECK(g.vm->h_put_tce(liobn, 0x4000, (1ull << 40) | host::TCE_PCI_READ) == host::H_SUCCESS);
+    CHECK(g.vm->h_put_tce(liobn, 0x4000, (1ull << 40) | tce::TCE_PCI_READ) == tce::H_SUCCESS);
     CHECK(g.vm->user_space_hcalls() == 2);
     CHECK(t.entries.count(4) == 0);
-    CHECK(g.vm->h_put_tce(liobn, 1ull << 30, 0x5000 | 1) == host::H_PARAMETER);  // beyond the window
+    CHECK(g.vm->h_put_tce(liobn, 1ull << 30, 0x5000 | 1) == tce::H_PARAMETER);  // beyond the window
 
     // Clearing goes through KVM as well.
-    CHECK(g.vm->h_put_tce(liobn, 0x3000, 0) == host::H_SUCCESS);
+    CHECK(g.vm->h_put_tce(liobn, 0x3000, 0) == tce::H_SUCCESS);
     CHECK(t.entries.count(3) == 0);
 }
 
@@ -121,8 +109,8 @@ TEST_CASE("spapr vmm: the DDW RTAS calls create, remove and reset a 64-bit windo
 
     // A 64 KiB TCE in the new window: guest RAM is backed by 2 MiB pages, so the region's page size allows it.
     const u64 ioba = (1ull << 59) + 0x20000;
-    CHECK(g.vm->h_put_tce(c.liobn, ioba, 0x200000 | host::TCE_PCI_WRITE) == host::H_SUCCESS);
-    auto& t = table(g.pe().tables[1]);
+    CHECK(g.vm->h_put_tce(c.liobn, ioba, 0x200000 | tce::TCE_PCI_WRITE) == tce::H_SUCCESS);
+    auto& t = as_fake(g.pe().tables[1]);
     REQUIRE(t.entries.count(ioba >> 16));
     CHECK(t.entries[ioba >> 16].first == g.hpa(0x200000));
     CHECK(t.entries[ioba >> 16].second == host::dma_direction::from_device);

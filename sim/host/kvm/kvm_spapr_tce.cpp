@@ -14,18 +14,6 @@ constexpr u64 k_stt_header_bytes = 128; // sizeof(struct kvmppc_spapr_tce_table)
 u64 align_up(u64 v, u64 a) { return (v + a - 1) / a * a; }
 } // namespace
 
-const char* hcall_return_name(long rc) {
-    switch (rc) {
-    case H_SUCCESS: return "H_SUCCESS";
-    case H_HARDWARE: return "H_HARDWARE";
-    case H_FUNCTION: return "H_FUNCTION";
-    case H_PRIVILEGE: return "H_PRIVILEGE";
-    case H_PARAMETER: return "H_PARAMETER";
-    case H_TOO_HARD: return "H_TOO_HARD";
-    default: return "H_?";
-    }
-}
-
 dma_direction tce_direction(u64 tce) {
     const bool read = tce & TCE_PCI_READ, write = tce & TCE_PCI_WRITE;
     if (read && write) return dma_direction::bidirectional;

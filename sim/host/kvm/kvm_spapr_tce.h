@@ -13,10 +13,10 @@
 //   kvm.set_user_memory_region(0, 0, 1 << 30, guest_ram_ua);   // gpa 0 -> ua
 //   int t = kvm.create_spapr_tce({.liobn = 0x80000000, .page_shift = 16, .offset = 0, .size = 16384});
 //   kvm.attach_iommu_group(t, table_group);
-//   long rc = kvm.h_put_tce(0x80000000, 0x10000, gpa | TCE_PCI_READ | TCE_PCI_WRITE);
+//   long rc = kvm.h_put_tce(0x80000000, 0x10000, gpa | tce::TCE_PCI_READ | tce::TCE_PCI_WRITE);
 #pragma once
 #include "sim/host/iommu/iommu_table_group.h"
-#include "sim/host/kvm/hvcall.h"
+#include "models/iommu/tce/tce_defs.h"
 #include "sim/host/process/mm_iommu.h"
 
 #include <map>
@@ -68,7 +68,8 @@ public:
     // tables from every guest table.
     void release_iommu_group(iommu_table_group& group);
 
-    // The hypercalls (kvmppc_h_*): H_SUCCESS, H_PARAMETER, H_TOO_HARD.
+    // The hypercalls (kvmppc_h_*): H_SUCCESS, H_PARAMETER, H_TOO_HARD (tce_defs.h's PAPR codes; H_TOO_HARD
+    // is KVM-internal: the VMM's user space completes the call).
     long h_put_tce(u64 liobn, u64 ioba, u64 tce);
     long h_put_tce_indirect(u64 liobn, u64 ioba, u64 tce_list, u64 npages);
     long h_stuff_tce(u64 liobn, u64 ioba, u64 tce_value, u64 npages);
@@ -123,5 +124,11 @@ private:
 
 // iommu_tce_direction: a TCE's permission bits as a DMA direction.
 dma_direction tce_direction(u64 tce);
+
+using tce::H_PARAMETER;
+using tce::H_SUCCESS;
+using tce::H_TOO_HARD;
+using tce::TCE_PCI_READ;
+using tce::TCE_PCI_WRITE;
 
 } // namespace iommusim::host
