@@ -59,6 +59,8 @@ host::firmware_info platform::firmware() const {
         }
     }
     fw.dmar = m_drhds;
+    // pseries: every PHB with the hypervisor's default DMA window (QEMU's defaults; not modelled further).
+    if (m_desc.iommu == iommu_kind::spapr) fw.spapr_windows.assign(m_roots.size(), host::spapr_dma_window{});
     // AMD-Vi: the IVRS a BIOS writes (platform_ivrs.cpp), with each unit's EFR as firmware reads it from
     // the unit's registers; without units nothing answers and IVinfo.EFRSup stays clear.
     if (m_desc.iommu == iommu_kind::amd_vi) {

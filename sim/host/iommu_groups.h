@@ -7,13 +7,25 @@
 
 #include <bitset>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace iommusim::host {
 
+// POWER: the Partitionable Endpoint behind a group as its iommu_table_group describes it (tce32_start,
+// tce32_size, pgsizes, max_dynamic_windows_supported): what a management tool must know before it lets a
+// process use the group (sPAPR v1 charges the whole 32-bit window to locked_vm at ENABLE).
+struct pe_dma_info {
+    u64 tce32_start = 0, tce32_size = 0;
+    unsigned page_shift = 12;
+    u64 pgsizes = 0;
+    u32 max_dynamic_windows = 0;
+};
+
 struct iommu_group {
     int id = no_group;
+    std::optional<pe_dma_info> pe;   // POWER only
     std::vector<pci_dev*> devices;   // in the order they were added
     std::vector<std::string> reasons;  // one line per member: why it is here
 

@@ -95,6 +95,12 @@ void kernel::spapr_groups() {
     for (const auto& rb : m_firmware.root_buses) {
         iommu_group& g = m_groups->alloc_group();
         by_phb.push_back(&g);
+        if (by_phb.size() <= m_firmware.spapr_windows.size()) {
+            const spapr_dma_window& w = m_firmware.spapr_windows[by_phb.size() - 1];
+            // iommu_pseries_alloc_group + the table from ibm,dma-window; a dynamic window is one more
+            // than the default (the guest's DDW calls).
+            g.pe = pe_dma_info{w.start, w.size, w.page_shift, w.ddw_pgsizes, w.max_windows ? w.max_windows - 1 : 0};
+        }
         m_log.info(fmt::format("pci {:04x}:{:02x}: iommu: PHB's ibm,dma-window registered as iommu group {}",
                                rb.segment, rb.bus_start, g.id));
     }

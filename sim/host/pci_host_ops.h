@@ -122,6 +122,17 @@ struct ivrs_table {
     bool present() const { return !ivhds.empty(); }
 };
 
+// A pseries PHB's DMA in the device tree: ibm,dma-window (the default window the hypervisor set up: bus
+// offset, size, TCE page size) and what ibm,ddw-applicable lets the guest add (QEMU spapr-pci-host-bridge
+// defaults: 1 GiB at 0 with 4 KiB TCEs; pgsz 4K|64K|2M|16M; two windows in all).
+struct spapr_dma_window {
+    u64 start = 0;
+    u64 size = u64(1) << 30;
+    unsigned page_shift = 12;
+    u64 ddw_pgsizes = (u64(1) << 12) | (u64(1) << 16) | (u64(1) << 21) | (u64(1) << 24);
+    u32 max_windows = 2;
+};
+
 struct firmware_info {
     std::vector<root_bus_info> root_buses; // in the order the firmware lists the host bridges
     firmware_iommu iommu = firmware_iommu::none;
@@ -130,6 +141,8 @@ struct firmware_info {
     std::vector<bdf> iommu_functions;
     std::vector<dmar_drhd> dmar; // DMAR DRHDs, in table order (empty when no VT-d unit is built)
     ivrs_table ivrs;             // ACPI IVRS (AMD-Vi platforms); no IVHD when firmware does not describe one
+    // pseries ("spapr"): each PHB's DMA as the device tree describes it, in root_buses order.
+    std::vector<spapr_dma_window> spapr_windows;
     // MADT I/O APIC ids. x86 machines have one, id 0; AMD-Vi's check_ioapic_information looks for each
     // of them among the IVRS special devices.
     std::vector<u8> ioapic_ids{0};

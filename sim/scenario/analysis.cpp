@@ -96,6 +96,9 @@ group_result collect_groups(const platforms::platform_desc& platform, host::tlm_
         row.id = g.id;
         for (const auto* dev : g.devices) row.members.push_back(dev->address());
         row.reason = g.explanation();
+        if (g.pe)
+            row.dma_window = pe_window_row{g.pe->tce32_start, g.pe->tce32_size, u64(1) << g.pe->page_shift,
+                                           g.pe->pgsizes, g.pe->max_dynamic_windows};
         r.groups.push_back(std::move(row));
     }
     std::sort(r.groups.begin(), r.groups.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -54,7 +54,20 @@ nlohmann::json groups_to_json(const group_result& r) {
         for (const auto& m : g.members)
             if (const device_row* d = r.find(m)) members.push_back(device_json(*d));
             else members.push_back(json{{"bdf", m.str()}});
-        groups.push_back(json{{"id", g.id}, {"devices", members}, {"reason", g.reason}});
+        json gj{{"id", g.id}, {"devices", members}, {"reason", g.reason}};
+        if (g.dma_window) {
+            // What /sys/kernel/iommu_groups/N does not show and a management tool must learn before it
+            // hands the group out: the PE's default window (sPAPR v1 locks all of it at ENABLE) and how
+            // many dynamic windows of which page sizes can be added.
+            const pe_window_row& w = *g.dma_window;
+            json sizes = json::array();
+            for (unsigned b = 0; b < 64; ++b)
+                if (w.pgsizes >> b & 1) sizes.push_back(u64(1) << b);
+            gj["dma_window"] = json{{"start", fmt::format("{:#x}", w.start)}, {"size", fmt::format("{:#x}", w.size)}, {"tce_page_size", w.page_size},
+                                    {"v1_locked_bytes", w.size}, {"ddw_page_sizes", sizes},
+                                    {"max_dynamic_windows", w.max_dynamic_windows}};
+        }
+        groups.push_back(std::move(gj));
     }
     json ungrouped = json::array();
     for (const auto& d : r.devices)

@@ -25,10 +25,19 @@ struct device_row {
     std::string name;                    // label from the platform description, may be empty
 };
 
+// POWER groups: the PE's DMA windows (host::pe_dma_info).
+struct pe_window_row {
+    u64 start = 0, size = 0;
+    u64 page_size = 0;
+    u64 pgsizes = 0;
+    u32 max_dynamic_windows = 0;
+};
+
 struct group_row {
     int id = 0;
     std::vector<bdf> members;            // in probe order
     std::string reason;                  // why these devices are together (or alone)
+    std::optional<pe_window_row> dma_window; // POWER groups only
 };
 
 struct group_result {

@@ -35,9 +35,10 @@ group_result sample() {
     dev("0000:01:00.0", 1);
     dev("0000:01:00.1", 1);
     dev("0000:02:00.0", std::nullopt);
-    r.groups = {{0, {B("0000:00:00.0")}, "alone"},
-                {1, {B("0000:00:1c.0"), B("0000:01:00.0"), B("0000:01:00.1")}, "Root Port 0000:00:1c.0 does not isolate"},
-                {2, {B("0000:00:1d.0")}, "alone"}};
+    r.groups = {{0, {B("0000:00:00.0")}, "alone", std::nullopt},
+                {1, {B("0000:00:1c.0"), B("0000:01:00.0"), B("0000:01:00.1")}, "Root Port 0000:00:1c.0 does not isolate",
+                 std::nullopt},
+                {2, {B("0000:00:1d.0")}, "alone", std::nullopt}};
     return r;
 }
 
