@@ -2,6 +2,7 @@
 
 #include "models/pci/cfg/pci_regs.h"
 #include "models/iommu/amdvi/tlm/amdvi_unit.h"
+#include "models/iommu/tce/tlm/phb_iommu.h"
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "platforms/platform_builder.h"
 #include "platforms/platform_ivrs.h"
@@ -22,16 +23,22 @@ platform::platform(sc_core::sc_module_name name, const platform_desc& desc)
     // (an IOMMU) was bound to the host bridge.
     m_dma_bus = std::make_unique<tlmx::address_router>("memory_bus");
     // x86: the LAPICs claim [0xFEE0_0000, +1 MiB) (Intel SDM Vol. 3 §11.11.1), whatever memory lies
-    // below; memory fills the rest of [0, size).
+    // below; memory fills the rest of [0, size). POWER has no such window: each PHB takes its MSIs out of
+    // its own PCI address space before they could reach memory (platform_tce.cpp).
     const unsigned mem_port = m_dma_bus->connect(m_memory->socket);
     const u64 size = m_params.memory.size, msi_end = intc::MSI_WINDOW_BASE + intc::MSI_WINDOW_SIZE;
-    m_dma_bus->map(0, std::min(size, intc::MSI_WINDOW_BASE), mem_port, "memory");
-    if (size > msi_end) m_dma_bus->map(msi_end, size - msi_end, mem_port, "memory.high");
-    m_intc = std::make_unique<intc::msi_controller>("interrupt_controller");
-    m_dma_bus->map(intc::MSI_WINDOW_BASE, intc::MSI_WINDOW_SIZE, m_dma_bus->connect(m_intc->socket), "msi");
+    if (m_desc.iommu == iommu_kind::powernv) {
+        m_dma_bus->map(0, size, mem_port, "memory");
+    } else {
+        m_intc = std::make_unique<intc::msi_controller>("interrupt_controller");
+        m_dma_bus->map(0, std::min(size, intc::MSI_WINDOW_BASE), mem_port, "memory");
+        if (size > msi_end) m_dma_bus->map(msi_end, size - msi_end, mem_port, "memory.high");
+        m_dma_bus->map(intc::MSI_WINDOW_BASE, intc::MSI_WINDOW_SIZE, m_dma_bus->connect(m_intc->socket), "msi");
+    }
     for (root_complex& r : m_roots) r.host_bridge->set_default_upstream(m_dma_bus->target);
     build_vtd_units();
     build_amdvi_units();
+    build_phbs();
 }
 
 platform::~platform() = default;
@@ -44,6 +51,7 @@ host::firmware_info platform::firmware() const {
     case iommu_kind::intel_vtd: fw.iommu = host::firmware_iommu::dmar; break;
     case iommu_kind::amd_vi: fw.iommu = host::firmware_iommu::ivrs; break;
     case iommu_kind::spapr: fw.iommu = host::firmware_iommu::spapr; break;
+    case iommu_kind::powernv: fw.iommu = host::firmware_iommu::opal; break;
     case iommu_kind::none: fw.iommu = host::firmware_iommu::none; break;
     }
     // IVRS names each AMD IOMMU's own PCI function in its IVHD (AMD IOMMU spec §5.2.2.1): an AMD function
@@ -61,6 +69,8 @@ host::firmware_info platform::firmware() const {
     fw.dmar = m_drhds;
     // pseries: every PHB with the hypervisor's default DMA window (QEMU's defaults; not modelled further).
     if (m_desc.iommu == iommu_kind::spapr) fw.spapr_windows.assign(m_roots.size(), host::spapr_dma_window{});
+    fw.opal_phbs = opal_phbs(); // powernv: the PHB nodes (platform_tce.cpp)
+    fw.memory_size = m_params.memory.size;
     // AMD-Vi: the IVRS a BIOS writes (platform_ivrs.cpp), with each unit's EFR as firmware reads it from
     // the unit's registers; without units nothing answers and IVinfo.EFRSup stays clear.
     if (m_desc.iommu == iommu_kind::amd_vi) {

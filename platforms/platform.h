@@ -38,6 +38,10 @@ class vtd_unit;
 namespace iommusim::amdvi {
 class amdvi_unit;
 }
+namespace iommusim::tce {
+class phb_iommu;
+struct msi_message;
+} // namespace iommusim::tce
 
 namespace iommusim::platforms {
 
@@ -80,7 +84,7 @@ public:
     // an IOMMU's output and the kernel's memory accesses bind to. nullptr when there is no memory.
     tlmx::address_router* memory_bus() { return m_dma_bus.get(); }
     // The LAPICs' MSI window on memory_bus(): every message that reaches it is recorded. nullptr when
-    // there is no memory (and so no memory bus).
+    // there is no memory (and so no memory bus), and on "powernv" (no LAPICs: see phb_interrupts()).
     intc::msi_controller* interrupt_controller() { return m_intc.get(); }
     // Firmware's BAR and window assignment; bar_address by the description's label and BAR register.
     const firmware_resources& resources() const { return *m_resources; }
@@ -94,6 +98,13 @@ public:
     amdvi::amdvi_unit* amdvi_unit_of_root(size_t root) const {
         return root < m_amdvi_by_root.size() ? m_amdvi_by_root[root] : nullptr;
     }
+    // The PHBs of a "powernv" platform, one per root complex (index = root = OPAL id); empty otherwise or
+    // without memory.
+    const std::vector<tce::phb_iommu*>& phbs() const { return m_phb_ptrs; }
+    tce::phb_iommu* phb_of_root(size_t root) const { return root < m_phb_ptrs.size() ? m_phb_ptrs[root] : nullptr; }
+    // Interrupts the PHBs validated and passed on (to the XICS/XIVE sources, which are not modelled), in
+    // order of arrival.
+    const std::vector<tce::msi_message>& phb_interrupts() const { return m_phb_msis; }
     std::optional<u64> bar_address(const std::string& name, unsigned bar) const;
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
@@ -109,6 +120,8 @@ private:
     friend class platform_builder;
     void build_vtd_units();   // platform_vtd.cpp
     void build_amdvi_units(); // platform_amdvi.cpp
+    void build_phbs();        // platform_tce.cpp
+    std::vector<host::opal_phb_info> opal_phbs() const; // platform_tce.cpp
 
     platform_desc m_desc; // owned copy: built_function::desc points into it
     platform_params m_params;
@@ -124,6 +137,9 @@ private:
     std::vector<std::unique_ptr<amdvi::amdvi_unit>> m_amdvi_units;
     std::vector<amdvi::amdvi_unit*> m_amdvi_unit_ptrs;
     std::vector<amdvi::amdvi_unit*> m_amdvi_by_root;
+    std::vector<std::unique_ptr<tce::phb_iommu>> m_phbs;
+    std::vector<tce::phb_iommu*> m_phb_ptrs;
+    std::vector<tce::msi_message> m_phb_msis;
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

@@ -62,12 +62,23 @@ void pci_host_bridge::from_cpu(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
         return;
     }
     delay += sc_core::sc_time(m_timing.host_bridge_ns, sc_core::SC_NS);
+    if (m_gate.check) {
+        switch (m_gate.check(ext, gp.get_address(), gp.get_data_length(), gp.is_write(), delay)) {
+        case downstream_gate::verdict::forward: break;
+        case downstream_gate::verdict::all_ones:
+            if (gp.is_read()) tlmx::fill_all_ones(gp);
+            gp.set_response_status(tlm::TLM_OK_RESPONSE);
+            return;
+        case downstream_gate::verdict::drop: gp.set_response_status(tlm::TLM_OK_RESPONSE); return;
+        }
+    }
     {
         tlmx::scoped_extension scope(gp, &ext);
         gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
         m_root_out->b_transport(gp, delay);
     }
     if (!gp.is_response_ok()) {
+        if (m_gate.failed && ext.request == tlmx::pci_request::memory) m_gate.failed(ext, gp.get_address());
         // Master abort / Unsupported Request: the CPU reads all ones, writes vanish.
         tlmx::fill_all_ones(gp);
         gp.set_response_status(tlm::TLM_OK_RESPONSE);

@@ -15,11 +15,23 @@
 #include "models/pci/pci_bus.h"
 #include "models/pci/cfg/pci_timing.h"
 
+#include <functional>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <vector>
 
 namespace iommusim::pci {
+
+// A host bridge's own checks of the requests it sends down (a POWER PHB's EEH gating: a frozen PE's MMIO
+// loads return all ones, its stores are dropped, its config accesses fail), asked with the decoded request
+// before it enters the hierarchy; `failed` hears of a memory request the hierarchy answered with an error
+// (UR, CA), which freezes its owner on POWER. Without a gate every request goes down.
+struct downstream_gate {
+    enum class verdict { forward, all_ones, drop };
+    std::function<verdict(const tlmx::pci_extension& ext, u64 addr, unsigned len, bool write, sc_core::sc_time& delay)>
+        check;
+    std::function<void(const tlmx::pci_extension& ext, u64 addr)> failed;
+};
 
 struct host_bridge_config {
     u16 segment = 0;
@@ -50,6 +62,7 @@ public:
     using target_socket_base = tlm::tlm_base_target_socket_b<32, tlm::tlm_fw_transport_if<>, tlm::tlm_bw_transport_if<>>;
     // What to_iommu_or_memory is bound to when nothing else was bound by the end of construction.
     void set_default_upstream(target_socket_base& target) { m_default_upstream = &target; }
+    void set_downstream_gate(downstream_gate g) { m_gate = std::move(g); }
     // Records every request leaving through to_iommu_or_memory; handed down to the whole hierarchy.
     void set_trace(dma_trace* trace);
 
@@ -74,6 +87,7 @@ private:
     bool m_sink_bound = false;
     target_socket_base* m_default_upstream = nullptr;
     dma_trace* m_trace = nullptr;
+    downstream_gate m_gate;
     u64 m_unattached_dma = 0;
 };
 

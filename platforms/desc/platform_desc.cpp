@@ -8,6 +8,7 @@ const char* to_string(iommu_kind k) {
     case iommu_kind::intel_vtd: return "intel";
     case iommu_kind::amd_vi: return "amd";
     case iommu_kind::spapr: return "spapr";
+    case iommu_kind::powernv: return "powernv";
     }
     return "?";
 }

@@ -52,7 +52,9 @@ struct ivrs_desc {
 };
 
 // "spapr": a pseries guest, whose hypervisor presents each PHB (root bus) as one Partitionable Endpoint.
-enum class iommu_kind { none, intel_vtd, amd_vi, spapr };
+// "powernv": bare-metal POWER (OPAL firmware): every root bus is a PHB with its own PEs and TCE tables,
+// which the kernel programs through OPAL.
+enum class iommu_kind { none, intel_vtd, amd_vi, spapr, powernv };
 const char* to_string(iommu_kind k);
 
 struct platform_desc {

@@ -1,6 +1,8 @@
 #include "platforms/desc/platform_loader.h"
 
 #include "models/iommu/amdvi/tlm/amdvi_unit_params.h"
+#include "models/iommu/tce/phb_opal.h"
+#include "models/iommu/tce/tlm/tce_unit_params.h"
 #include "models/iommu/vtd/tlm/vtd_unit_params.h"
 
 #include "models/pci/cfg/pci_regs.h"
@@ -75,8 +77,11 @@ public:
             if (s == "intel") p.iommu = iommu_kind::intel_vtd;
             else if (s == "amd") p.iommu = iommu_kind::amd_vi;
             else if (s == "spapr") p.iommu = iommu_kind::spapr;
+            else if (s == "powernv") p.iommu = iommu_kind::powernv;
             else if (s == "none") p.iommu = iommu_kind::none;
-            else m_in.fail(ptr, "iommu must be \"intel\", \"amd\", \"spapr\" or \"none\", got \"" + s.substr(0, 40) + "\"");
+            else
+                m_in.fail(ptr, "iommu must be \"intel\", \"amd\", \"spapr\", \"powernv\" or \"none\", got \"" +
+                                   s.substr(0, 40) + "\"");
         }
         if (j.contains("params")) p.params = params(j["params"], json_ptr(root, "params"));
         if (j.contains("ivrs")) p.ivrs = ivrs(j["ivrs"], json_ptr(root, "ivrs"));
@@ -177,7 +182,8 @@ private:
     platform_params params(const json& j, const std::string& ptr) {
         m_in.check_members(j, ptr, {"timing", "ecam_base_segment0", "ecam_base_high", "mmio32_base", "mmio32_limit",
                                     "mmio64_base", "mmio64_size_per_root_bus", "system_bus_ns", "memory",
-                                    "p2p_between_root_ports", "vtd_units", "vtd", "amdvi_units", "amdvi", "amdvi_base"});
+                                    "p2p_between_root_ports", "vtd_units", "vtd", "amdvi_units", "amdvi", "amdvi_base",
+                                    "tce", "phb_reg_base"});
         platform_params p;
         const u64 addr_max = (u64(1) << 52) - 1; // x86-64 physical address width limit
         auto addr = [&](const char* key, u64& field) {
@@ -241,6 +247,22 @@ private:
                 throw input_error(m_in.file(), ap + e.location(), e.message());
             }
             p.amdvi = j["amdvi"];
+        }
+        addr("phb_reg_base", p.phb_reg_base);
+        if (p.phb_reg_base & (tce::PHB_REGS_STRIDE - 1))
+            m_in.fail(json_ptr(ptr, "phb_reg_base"), "the PHB register base must be 1 MiB aligned");
+        if (j.contains("tce")) {
+            const std::string tp = json_ptr(ptr, "tce");
+            m_in.require_object(j["tce"], tp);
+            tce::tce_unit_params scratch;
+            for (const auto& [name, value] : j["tce"].items())
+                tce::set_tce_unit_param(scratch, name, value, m_in.file(), json_ptr(tp, name));
+            try {
+                scratch.validate();
+            } catch (const input_error& e) {
+                throw input_error(m_in.file(), tp + e.location(), e.message());
+            }
+            p.tce = j["tce"];
         }
         return p;
     }

@@ -32,7 +32,9 @@ model_info platform_params_info() {
              {"p2p_between_root_ports", "bool", d.p2p_between_root_ports ? "true" : "false",
               "root complexes route peer-to-peer requests between their root ports"},
              {"amdvi_base", "address", fmt::format("{:#x}", d.amdvi_base),
-              "MMIO base of the first AMD IOMMU (QEMU's); further units follow, 16 KiB aligned"}}};
+              "MMIO base of the first AMD IOMMU (QEMU's); further units follow, 16 KiB aligned"},
+             {"phb_reg_base", "address", fmt::format("{:#x}", d.phb_reg_base),
+              "powernv: register window of the first PHB (TCE Kill at +0x210); PHB n at + n MiB"}}};
 }
 
 } // namespace iommusim::platforms

@@ -40,6 +40,13 @@ struct platform_params {
     // "params"."amdvi": AMD IOMMU unit parameters by their describe names (amdvi_unit_params_info), checked by
     // the loader, applied to every unit.
     nlohmann::json amdvi = nlohmann::json::object();
+    // "powernv" platforms: every root bus is a PHB with a TCE unit. Its register window (the TCE Kill
+    // register Linux writes on PHB3) is at phb_reg_base + n MiB for the n-th PHB (assumption: an address
+    // above the 64-bit MMIO apertures, as skiboot puts PHB registers high in the chip's MMIO space).
+    u64 phb_reg_base = 0x3ffe00000000;
+    // "params"."tce": PHB/TCE unit parameters by their describe names (tce_unit_params_info), applied to
+    // every PHB.
+    nlohmann::json tce = nlohmann::json::object();
 };
 
 model_info platform_params_info();

@@ -7,6 +7,10 @@
 
 #include <vector>
 
+namespace iommusim::tce {
+class phb;
+}
+
 namespace iommusim::host {
 
 struct root_bus_info {
@@ -16,8 +20,9 @@ struct root_bus_info {
 };
 
 // Which IOMMU firmware describes: ACPI DMAR (VT-d), ACPI IVRS (AMD-Vi), or a pseries device tree whose
-// PHBs carry ibm,dma-window (sPAPR: the hypervisor presents each PHB as one Partitionable Endpoint).
-enum class firmware_iommu { none, dmar, ivrs, spapr };
+// PHBs carry ibm,dma-window (sPAPR: the hypervisor presents each PHB as one Partitionable Endpoint), or
+// a bare-metal POWER device tree whose PHBs are ibm,ioda2-phb / ibm,ioda3-phb nodes driven through OPAL.
+enum class firmware_iommu { none, dmar, ivrs, spapr, opal };
 
 // One DMA Remapping Hardware Unit Definition of the ACPI DMAR table (VT-d spec §8.3): where the unit's
 // registers are and which root buses it translates for. include_pci_all: the segment's catch-all unit.
@@ -133,6 +138,25 @@ struct spapr_dma_window {
     u32 max_windows = 2;
 };
 
+// A powernv PHB as its device-tree node describes it (arch/powerpc/platforms/powernv/pci-ioda.c
+// pnv_pci_init_ioda_phb): the OPAL id every opal_pci_* call names, the PE count (ibm,opal-num-pes), the
+// reserved PE (ibm,opal-reserved-pe), the M32 window (ibm,opal-m32-window), the 32-bit DMA window below it
+// (Linux takes its size from the M32 PCI base, 2 GiB on real PHBs whose PCI spaces are their own; here PCI
+// and CPU addresses are one space, so firmware states the 2 GiB separately), the TCE page sizes
+// (ibm,supported-tce-sizes) and the PHB3 register window (reg; 0 = none, TCE kills then go through
+// opal_pci_tce_kill as on PHB4).
+struct opal_phb_info {
+    u64 opal_id = 0;
+    bool phb4 = false;
+    unsigned num_pes = 256;
+    unsigned reserved_pe = 255;
+    u64 m32_pci_base = 0x80000000, m32_size = 0x80000000;
+    unsigned m32_segments = 256;
+    u64 dma32_size = 0x80000000;
+    u64 tce_pgsizes = 0;
+    u64 regs = 0;
+};
+
 struct firmware_info {
     std::vector<root_bus_info> root_buses; // in the order the firmware lists the host bridges
     firmware_iommu iommu = firmware_iommu::none;
@@ -143,6 +167,11 @@ struct firmware_info {
     ivrs_table ivrs;             // ACPI IVRS (AMD-Vi platforms); no IVHD when firmware does not describe one
     // pseries ("spapr"): each PHB's DMA as the device tree describes it, in root_buses order.
     std::vector<spapr_dma_window> spapr_windows;
+    // powernv ("opal"): each PHB, in root_buses order.
+    std::vector<opal_phb_info> opal_phbs;
+    // The end of system memory (the /memory nodes; memblock_end_of_DRAM): what powernv sizes its default
+    // DMA window and bypass window by. 0 = not described.
+    u64 memory_size = 0;
     // MADT I/O APIC ids. x86 machines have one, id 0; AMD-Vi's check_ioapic_information looks for each
     // of them among the IVRS special devices.
     std::vector<u8> ioapic_ids{0};
@@ -161,6 +190,12 @@ public:
     virtual bool memory_read(u64 addr, void* data, u64 len) = 0;
     virtual bool memory_write(u64 addr, const void* data, u64 len) = 0;
     virtual firmware_info firmware() const = 0;
+    // OPAL (powernv firmware): the PHB an opal_pci_* call names by its OPAL id, whose methods are those
+    // calls (models/iommu/tce/phb.h); nullptr when firmware has no such PHB. Firmware runs as a C++ call.
+    virtual tce::phb* opal_phb(u64 opal_id) {
+        (void)opal_id;
+        return nullptr;
+    }
 };
 
 } // namespace iommusim::host

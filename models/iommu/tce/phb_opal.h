@@ -101,5 +101,6 @@ constexpr u64 PHB3_TCE_KILL_INVAL_PE = u64(1) << 62;
 constexpr u64 PHB3_TCE_KILL_INVAL_ONE = u64(1) << 61;
 constexpr u64 PHB3_TCE_KILL_PE_MASK = 0xff;
 constexpr u64 PHB_REGS_SIZE = 0x1000; // QEMU "phb3-regs"
+constexpr u64 PHB_REGS_STRIDE = 0x100000; // the platform's spacing of PHB register windows (1 MiB)
 
 } // namespace iommusim::tce

@@ -1,5 +1,6 @@
 #include "sim/host/tlm/tlm_host_ops.h"
 
+#include "models/iommu/tce/tlm/phb_iommu.h"
 #include "platforms/platform.h"
 #include "sim/tlm/payload_data.h"
 
@@ -96,6 +97,9 @@ tlm_machine::tlm_machine(const platforms::platform_desc& desc, const attach_fn& 
         if (!seen) ecam.push_back({r.segment, r.ecam_base});
     }
     m_ops = std::make_unique<tlm_host_ops>("host_ops", m_platform->firmware(), std::move(ecam));
+    std::vector<tce::phb*> opal;
+    for (tce::phb_iommu* p : m_platform->phbs()) opal.push_back(&p->firmware());
+    m_ops->set_opal_phbs(std::move(opal));
     m_ops->socket.bind(m_platform->cpu_side());
     if (m_platform->memory_bus()) m_ops->mem.bind(m_platform->memory_bus()->target);
     // Completes elaboration (binding checks, before/end_of_elaboration) without advancing time.

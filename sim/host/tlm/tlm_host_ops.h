@@ -41,6 +41,9 @@ public:
     bool memory_read(u64 addr, void* data, u64 len) override;
     bool memory_write(u64 addr, const void* data, u64 len) override;
     firmware_info firmware() const override { return m_firmware; }
+    tce::phb* opal_phb(u64 opal_id) override { return opal_id < m_opal.size() ? m_opal[opal_id] : nullptr; }
+    // The platform's PHBs by OPAL id (powernv).
+    void set_opal_phbs(std::vector<tce::phb*> phbs) { m_opal = std::move(phbs); }
 
     sc_core::sc_time elapsed() const { return m_elapsed; } // sum of annotated delays so far
     u64 transactions() const { return m_transactions; }
@@ -54,6 +57,7 @@ private:
 
     firmware_info m_firmware;
     std::vector<ecam_window> m_ecam;
+    std::vector<tce::phb*> m_opal;
     sc_core::sc_time m_elapsed = sc_core::SC_ZERO_TIME;
     u64 m_transactions = 0;
 };
