@@ -68,6 +68,11 @@ void kernel::boot() {
         m_drivers->boot();
         return;
     }
+    if (m_iommu == firmware_iommu::opal) {
+        init_powernv();
+        m_drivers->boot();
+        return;
+    }
     // iommu_device_register -> bus_iommu_probe(&pci_bus_type): every device, device-list order.
     for (pci_dev* dev : m_topo.devices()) {
         // amd_iommu_probe_device -> check_device(): the IOMMU's own function has no rlookup entry, since
@@ -116,6 +121,41 @@ void kernel::spapr_groups() {
             break;
         }
     }
+}
+
+// powernv (arch/powerpc/platforms/powernv/pci-ioda.c, v6.1): each PHB node of the device tree is set up
+// (pnv_pci_init_ioda_phb), then every device, as it is added to the bus (pcibios_bus_add_device ->
+// pnv_pci_ioda_dma_dev_setup), gets its bus's PE and, through the PE, its IOMMU group. ACS plays no part.
+void kernel::init_powernv() {
+    if (m_firmware.opal_phbs.empty()) {
+        m_log.info("PowerNV: no PHB described by firmware: no IOMMU groups");
+        return;
+    }
+    m_pages = std::make_unique<memory::page_allocator>(m_options.kernel_memory_base, m_options.kernel_memory_size);
+    for (size_t i = 0; i < m_firmware.opal_phbs.size() && i < m_firmware.root_buses.size(); ++i) {
+        const opal_phb_info& info = m_firmware.opal_phbs[i];
+        tce::phb* opal = m_ops.opal_phb(info.opal_id);
+        if (!opal) {
+            m_log.warn(fmt::format("PowerNV: OPAL does not know PHB#{:x}: skipped", info.opal_id));
+            continue;
+        }
+        auto phb = std::make_unique<pnv_phb>(m_ops, *opal, info, m_firmware.root_buses[i], unsigned(i), *m_pages, m_log,
+                                             m_firmware.memory_size);
+        phb->init();
+        m_pnv.push_back(std::move(phb));
+    }
+    for (pci_dev* dev : m_topo.devices())
+        for (auto& phb : m_pnv)
+            if (phb->owns(*dev)) {
+                phb->dma_dev_setup(*dev, *m_groups);
+                break;
+            }
+}
+
+iommu_table_group* kernel::table_group(int group) {
+    for (auto& phb : m_pnv)
+        if (pnv_ioda_pe* pe = phb->pe_of_group(group)) return pe;
+    return nullptr;
 }
 
 // intel_iommu_init (drivers/iommu/intel/iommu.c, v6.1) once the groups exist: the units the DMAR table

@@ -9,6 +9,7 @@
 //   k.log().text();                            // dmesg
 #pragma once
 #include "sim/host/drivers/amdvi/amd_iommu_driver.h"
+#include "sim/host/drivers/tce/pnv_phb.h"
 #include "sim/host/drivers/vtd/vtd_driver.h"
 #include "sim/host/iommu/iommu_core.h"
 #include "sim/host/iommu_groups.h"
@@ -86,6 +87,11 @@ public:
     // IVRS with IVHDs, or when it could not be parsed.
     const amd_ivrs* ivrs() const { return m_ivrs.get(); }
     amd_iommu_driver* amdvi() { return m_amdvi.get(); }
+    // POWER (powernv): the PHBs as the kernel drives them, and a group's PE as its iommu_table_group
+    // (iommu_group_get_iommudata); nullptr for a group without one (or on other platforms).
+    const std::vector<std::unique_ptr<pnv_phb>>& pnv_phbs() const { return m_pnv; }
+    iommu_table_group* table_group(int group);
+    bool tce_iommu() const { return !m_pnv.empty(); }
     pci_dev* find_mutable(const bdf& b) { return m_topo.find_dev(b); }
     pci_access& access() { return m_access; }
     kernel_log& mutable_log() { return m_log; }
@@ -97,6 +103,7 @@ public:
 private:
     bool is_iommu_function(const pci_dev& dev) const;
     void spapr_groups();
+    void init_powernv();
     void init_intel_iommu();
     void init_amd_iommu();
     bool amd_iommu_probe_device(pci_dev& dev);
@@ -117,6 +124,7 @@ private:
     std::unique_ptr<amd_ivrs> m_ivrs;
     std::unique_ptr<amd_iommu_driver> m_amdvi;
     std::unique_ptr<iommu_core> m_iommu_core;
+    std::vector<std::unique_ptr<pnv_phb>> m_pnv;
     std::unique_ptr<driver_binding> m_drivers;
     bool m_booted = false;
 };

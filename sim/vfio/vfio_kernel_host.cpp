@@ -18,6 +18,10 @@ bool kernel_vfio_host::group_viable(int group) const { return m_drivers.group_vi
 
 int kernel_vfio_host::claim_dma_owner(int group, const void* owner) { return m_drivers.claim_dma_owner(group, owner); }
 
+bool kernel_vfio_host::tce_iommu() const { return m_kernel.tce_iommu(); }
+
+host::iommu_table_group* kernel_vfio_host::table_group(int group) { return m_kernel.table_group(group); }
+
 void kernel_vfio_host::release_dma_owner(int group, const void* owner) { m_drivers.release_dma_owner(group, owner); }
 
 } // namespace iommusim::vfio

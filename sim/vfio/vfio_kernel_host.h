@@ -21,6 +21,10 @@ public:
     int claim_dma_owner(int group, const void* owner) override;
     void release_dma_owner(int group, const void* owner) override;
     host::kernel* kernel() override { return &m_kernel; }
+    // powernv: the PEs of the kernel's PHBs (EEH is always enabled there: pnv_eeh_post_init).
+    bool tce_iommu() const override;
+    host::iommu_table_group* table_group(int group) override;
+    bool eeh_enabled() const override { return tce_iommu(); }
 
 private:
     host::kernel& m_kernel;

@@ -1,0 +1,85 @@
+// The powernv kernel's side of one PHB (arch/powerpc/platforms/powernv/pci-ioda.c, v6.1: struct pnv_phb's
+// ioda state): the PE allocator, the RID -> PE reverse map, PE assignment per bus through OPAL, and the DMA
+// set-up that registers each PE's IOMMU group.
+//
+// PEs are made lazily, as devices are added (pnv_pci_ioda_dma_dev_setup, bus-add order): a device whose RID
+// has no PE yet configures its bus (pnv_pci_configure_bus): one PE for the bus, or - below a PCIe-to-PCI
+// bridge - one PE for the bus and every bus under it (PNV_IODA_PE_BUS_ALL, matched by bus-number bits, so
+// the range must be 1, 2, 4 .. 32 buses; otherwise the PHB matches the first bus only while the kernel's
+// reverse map still claims the range). The root bus takes the PE picked at PHB init (next to the reserved
+// PE), others are allocated from the top down. A PE's DMA - and with it its IOMMU group - is set up by
+// its first device that is not a bridge; bridges added before that stay outside any group.
+#pragma once
+#include "sim/host/drivers/tce/pnv_ioda_pe.h"
+#include "sim/host/pci_host_ops.h"
+
+#include <memory>
+#include <vector>
+
+namespace iommusim::memory {
+class page_allocator;
+}
+
+namespace iommusim::host {
+
+class kernel_log;
+class iommu_groups;
+struct iommu_group;
+struct pci_bus;
+struct pci_dev;
+
+class pnv_phb {
+public:
+    static constexpr u16 IODA_INVALID_PE = 0xffff;
+
+    // global_number: the hose's number (PHB order); memory_size: the end of DRAM (memblock).
+    pnv_phb(pci_host_ops& ops, tce::phb& opal, const opal_phb_info& info, const root_bus_info& root,
+            unsigned global_number, memory::page_allocator& pages, kernel_log& log, u64 memory_size);
+    ~pnv_phb();
+
+    // pnv_pci_init_ioda_phb: the reserved PE and the root bus's PE.
+    void init();
+    // pnv_pci_ioda_dma_dev_setup for one device of this PHB; joins its PE's group when the PE has one.
+    void dma_dev_setup(pci_dev& dev, iommu_groups& groups);
+
+    bool owns(const pci_dev& dev) const;
+    pnv_ioda_pe* pe_of_group(int group) const;
+    pnv_ioda_pe* pe_of(const pci_dev& dev) const;
+
+    // What the PEs use.
+    tce::phb& opal() const { return m_opal; }
+    pci_host_ops& ops() const { return m_ops; }
+    memory::page_allocator& pages() const { return m_pages; }
+    kernel_log& log() const { return m_log; }
+    const opal_phb_info& info() const { return m_info; }
+    unsigned global_number() const { return m_global; }
+    u16 segment() const { return m_root.segment; }
+    u64 memory_size() const { return m_memory_size; }
+    // __raw_writeq_be of a PHB3 TCE Kill value (pnv_pci_phb3_tce_invalidate*); false without registers.
+    bool write_tce_kill(u64 value);
+
+private:
+    pnv_ioda_pe& init_pe(unsigned n);
+    void reserve_pe(unsigned n);
+    pnv_ioda_pe* alloc_pe();
+    void configure_bus(pci_bus& bus);
+    pnv_ioda_pe* setup_bus_pe(pci_bus& bus, bool all);
+    int configure_pe(pnv_ioda_pe& pe, unsigned count);
+    void setup_pe_seg(pnv_ioda_pe& pe, pci_bus& bus);
+
+    pci_host_ops& m_ops;
+    tce::phb& m_opal;
+    opal_phb_info m_info;
+    root_bus_info m_root;
+    unsigned m_global;
+    memory::page_allocator& m_pages;
+    kernel_log& m_log;
+    u64 m_memory_size;
+    unsigned m_root_pe = 0;
+    std::vector<bool> m_pe_alloc;
+    std::vector<std::unique_ptr<pnv_ioda_pe>> m_pes; // by PE number, made on first use
+    std::vector<u16> m_rmap;                         // RID -> PE (pe_rmap)
+    std::vector<iommu_group*> m_group_of_pe;
+};
+
+} // namespace iommusim::host
