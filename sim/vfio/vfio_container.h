@@ -39,6 +39,8 @@ public:
     // The backend, when SET_IOMMU opened one: as type1 or as sPAPR TCE (nullptr when it is the other).
     vfio_iommu_driver* driver() const { return m_backend.get(); }
     vfio_iommu_type1* backend() const { return dynamic_cast<vfio_iommu_type1*>(m_backend.get()); }
+    // Whether SET_IOMMU chose a backend (any: type1 or sPAPR TCE).
+    bool iommu_set() const { return m_backend != nullptr; }
     vfio_iommu_spapr_tce* spapr() const { return dynamic_cast<vfio_iommu_spapr_tce*>(m_backend.get()); }
     const std::vector<vfio_group*>& groups() const { return m_groups; }
 

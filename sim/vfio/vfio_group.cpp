@@ -72,7 +72,7 @@ void vfio_group::detach_container() {
 }
 
 int vfio_group::use_container() {
-    if (!m_container || !m_container->backend() || m_container_users == 0) return -EINVAL;
+    if (!m_container || !m_container->iommu_set() || m_container_users == 0) return -EINVAL;
     ++m_container_users;
     return 0;
 }
