@@ -162,7 +162,10 @@ void vfio_session::run(const vfio_step& s, step_result& out) {
     }
     case vfio_op::set_iommu: {
         const int c = fd(s.container, true, out);
-        const unsigned long type = s.type == "type1" ? VFIO_TYPE1_IOMMU : VFIO_TYPE1v2_IOMMU;
+        const unsigned long type = s.type == "type1"      ? VFIO_TYPE1_IOMMU
+                                   : s.type == "spapr"    ? VFIO_SPAPR_TCE_IOMMU
+                                   : s.type == "spapr_v2" ? VFIO_SPAPR_TCE_v2_IOMMU
+                                                          : VFIO_TYPE1v2_IOMMU;
         if (c >= 0) check(s, "VFIO_SET_IOMMU " + s.type, m_core->ioctl(c, VFIO_SET_IOMMU, type), out);
         return;
     }
@@ -235,6 +238,7 @@ void vfio_session::run(const vfio_step& s, step_result& out) {
     }
     case vfio_op::pin_pages:
     case vfio_op::unpin_pages: return pin(s, out);
+    default: return spapr(s, out);
     }
 }
 

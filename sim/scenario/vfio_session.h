@@ -71,6 +71,7 @@ private:
     void irq_info(const vfio_step& s, int fd, step_result& out);
     void region(const vfio_step& s, int fd, step_result& out);
     void eventfd_step(const vfio_step& s, step_result& out);
+    void spapr(const vfio_step& s, step_result& out); // vfio_session_spapr.cpp
 
     host::kernel& m_kernel;
     vfio_process_options m_options;

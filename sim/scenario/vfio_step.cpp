@@ -11,7 +11,7 @@ namespace iommusim::scenario {
 
 namespace {
 
-constexpr std::array<std::pair<vfio_op, const char*>, 25> k_ops{{
+constexpr std::array<std::pair<vfio_op, const char*>, 33> k_ops{{
     {vfio_op::bind, "bind"},
     {vfio_op::process_alloc, "process_alloc"},
     {vfio_op::write_process_memory, "write_process_memory"},
@@ -37,6 +37,14 @@ constexpr std::array<std::pair<vfio_op, const char*>, 25> k_ops{{
     {vfio_op::region_read, "vfio_region_read"},
     {vfio_op::region_write, "vfio_region_write"},
     {vfio_op::device_interrupt, "device_interrupt"},
+    {vfio_op::spapr_get_info, "vfio_spapr_get_info"},
+    {vfio_op::spapr_enable, "vfio_spapr_enable"},
+    {vfio_op::spapr_disable, "vfio_spapr_disable"},
+    {vfio_op::spapr_register, "vfio_spapr_register_memory"},
+    {vfio_op::spapr_unregister, "vfio_spapr_unregister_memory"},
+    {vfio_op::spapr_create, "vfio_spapr_tce_create"},
+    {vfio_op::spapr_remove, "vfio_spapr_tce_remove"},
+    {vfio_op::eeh_pe_op, "vfio_eeh_pe_op"},
 }};
 
 using platforms::json_fields;
@@ -222,7 +230,7 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
     case vfio_op::set_iommu:
         in.check_members(j, ptr, {"op", "name", "container", "type", "expect_errno"});
         s.container = name_field(in, j, "container", ptr);
-        s.type = one_of(in, j, "type", ptr, {"type1", "type1v2"});
+        s.type = one_of(in, j, "type", ptr, {"type1", "type1v2", "spapr", "spapr_v2"});
         errno_field();
         break;
     case vfio_op::map_dma:
@@ -368,8 +376,78 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
         else if (j.contains("expect_errno") || j.contains("prot"))
             in.fail(ptr, "vfio_unpin_pages returns nothing: no \"expect_errno\" or \"prot\"");
         break;
+    default:
+        parse_spapr_step(in, j, ptr, s);
+        errno_field();
+        break;
     }
     return s;
+}
+
+// The sPAPR TCE backend's ioctls and VFIO_EEH_PE_OP.
+void parse_spapr_step(const json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s) {
+    auto opt_u64 = [&](const char* key, std::optional<u64>& field, bool size) {
+        if (!j.contains(key)) return;
+        field = size ? in.get_size(j.at(key), json_ptr(ptr, key)) : in.get_uint(j.at(key), json_ptr(ptr, key), ~u64(0));
+    };
+    s.container = name_field(in, j, "container", ptr);
+    switch (s.op) {
+    case vfio_op::spapr_get_info:
+        in.check_members(j, ptr, {"op", "name", "container", "dma32_window_start", "dma32_window_size", "pgsizes",
+                                  "max_dynamic_windows", "levels", "expect_errno"});
+        opt_u64("dma32_window_start", s.expect_window_start, false);
+        opt_u64("dma32_window_size", s.expect_window_size, true);
+        opt_u64("pgsizes", s.expect_pgsizes, false);
+        if (j.contains("max_dynamic_windows"))
+            s.expect_max_windows = u32(in.get_uint(j.at("max_dynamic_windows"), json_ptr(ptr, "max_dynamic_windows"), 64));
+        if (j.contains("levels")) s.expect_levels = u32(in.get_uint(j.at("levels"), json_ptr(ptr, "levels"), 64));
+        break;
+    case vfio_op::spapr_enable:
+    case vfio_op::spapr_disable: in.check_members(j, ptr, {"op", "name", "container", "expect_errno"}); break;
+    case vfio_op::spapr_register:
+    case vfio_op::spapr_unregister:
+        in.check_members(j, ptr, {"op", "name", "container", "buffer", "offset", "size", "expect_errno"});
+        s.buffer = name_field(in, j, "buffer", ptr);
+        if (j.contains("offset")) s.offset = offset_field(in, j, ptr);
+        if (j.contains("size")) s.size = in.get_size(j.at("size"), json_ptr(ptr, "size"));
+        break;
+    case vfio_op::spapr_create:
+        in.check_members(j, ptr, {"op", "name", "container", "page_shift", "window_size", "levels", "expect_start",
+                                  "expect_errno"});
+        s.page_shift = unsigned(in.get_uint(required(in, j, "page_shift", ptr), json_ptr(ptr, "page_shift"), 63));
+        s.size = in.get_size(required(in, j, "window_size", ptr), json_ptr(ptr, "window_size"));
+        if (j.contains("levels")) s.levels = unsigned(in.get_uint(j.at("levels"), json_ptr(ptr, "levels"), 64));
+        if (j.contains("expect_start")) s.expect_value = in.get_uint(j.at("expect_start"), json_ptr(ptr, "expect_start"), ~u64(0));
+        break;
+    case vfio_op::spapr_remove:
+        in.check_members(j, ptr, {"op", "name", "container", "start", "expect_errno"});
+        s.iova = in.get_uint(required(in, j, "start", ptr), json_ptr(ptr, "start"), ~u64(0));
+        break;
+    case vfio_op::eeh_pe_op: {
+        in.check_members(j, ptr, {"op", "name", "container", "eeh_op", "expect_state", "err_type", "err_func", "addr",
+                                  "mask", "expect_errno"});
+        s.action = one_of(in, j, "eeh_op", ptr,
+                          {"disable", "enable", "unfreeze_io", "unfreeze_dma", "get_state", "reset_deactivate",
+                           "reset_hot", "reset_fundamental", "configure", "inject_err"});
+        if (j.contains("expect_state")) {
+            if (s.action != "get_state") in.fail(json_ptr(ptr, "expect_state"), "only \"get_state\" returns a state");
+            const std::string st = one_of(in, j, "expect_state", ptr, {"normal", "reset", "stopped", "stopped_dma", "unavail"});
+            // VFIO_EEH_PE_STATE_NORMAL 0, _RESET 1, _STOPPED 2, _STOPPED_DMA 4, _UNAVAIL 5
+            s.expect_value = st == "normal" ? 0 : st == "reset" ? 1 : st == "stopped" ? 2 : st == "stopped_dma" ? 4 : 5;
+        }
+        if (s.action == "inject_err") {
+            s.mask = 0;
+            s.err_type = int(in.get_uint(required(in, j, "err_type", ptr), json_ptr(ptr, "err_type"), 0xffffffff));
+            s.err_func = int(in.get_uint(required(in, j, "err_func", ptr), json_ptr(ptr, "err_func"), 0xffffffff));
+            if (j.contains("addr")) s.value = in.get_uint(j.at("addr"), json_ptr(ptr, "addr"), ~u64(0));
+            if (j.contains("mask")) s.mask = in.get_uint(j.at("mask"), json_ptr(ptr, "mask"), ~u64(0));
+        } else if (j.contains("err_type") || j.contains("err_func") || j.contains("addr") || j.contains("mask")) {
+            in.fail(ptr, "err_type, err_func, addr and mask belong to \"inject_err\"");
+        }
+        break;
+    }
+    default: break;
+    }
 }
 
 void parse_process_options(const json_fields& in, const nlohmann::json& j, const std::string& ptr,

@@ -21,6 +21,15 @@
 //     "value": "0x0406" }                                                      pwrite on the device fd
 //   { "op": "device_interrupt", "device": "0000:01:00.0", "irq": "msix", "vector": 0 }  the device signals
 //   { "op": "expect_eventfd", "eventfd": "e0", "count": 1 }                     read(2): count since last read
+// POWER (sPAPR TCE backend; spapr_step.cpp parses these):
+//   { "op": "vfio_set_iommu", "container": "c", "type": "spapr_v2" }          spapr (v1) | spapr_v2
+//   { "op": "vfio_spapr_get_info", "container": "c", "dma32_window_size": "2G", "max_dynamic_windows": 2 }
+//   { "op": "vfio_spapr_enable", "container": "c" }                             and vfio_spapr_disable
+//   { "op": "vfio_spapr_register_memory", "container": "c", "buffer": "buf" }   and _unregister_memory
+//   { "op": "vfio_spapr_tce_create", "container": "c", "page_shift": 16, "window_size": "1G", "levels": 2,
+//     "expect_start": "0x800000000000000" }
+//   { "op": "vfio_spapr_tce_remove", "container": "c", "start": "0x800000000000000" }
+//   { "op": "vfio_eeh_pe_op", "container": "c", "eeh_op": "get_state", "expect_state": "normal" }
 #pragma once
 #include "sim/core/bdf.h"
 #include "sim/core/types.h"
@@ -62,6 +71,14 @@ enum class vfio_op {
     region_read,           // pread of `width` bytes at `offset` of `region`: `expect_value` (under `mask`)
     region_write,          // pwrite of `value` (`width` bytes) at `offset` of `region`
     device_interrupt,      // the device's hardware raises `irq` (msi / msix `vector`, intx_assert, intx_deassert)
+    spapr_get_info,        // VFIO_IOMMU_SPAPR_TCE_GET_INFO: the 32-bit window, DDW facts (each checked if given)
+    spapr_enable,          // VFIO_IOMMU_ENABLE (v1 charges the 32-bit window to locked_vm)
+    spapr_disable,         // VFIO_IOMMU_DISABLE
+    spapr_register,        // VFIO_IOMMU_SPAPR_REGISTER_MEMORY of `buffer` [offset, offset + size)
+    spapr_unregister,      // VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY of the same
+    spapr_create,          // VFIO_IOMMU_SPAPR_TCE_CREATE: `page_shift`, `size` (window), `levels`; expect_value = start
+    spapr_remove,          // VFIO_IOMMU_SPAPR_TCE_REMOVE of the window at `iova`
+    eeh_pe_op,             // VFIO_EEH_PE_OP `action`; get_state compares expect_value (EEH_PE_STATE_*)
 };
 const char* to_string(vfio_op op);
 const std::vector<std::string>& vfio_op_names();
@@ -106,7 +123,16 @@ struct vfio_step {
     std::string irq;                      // device_interrupt: msi | msix | intx_assert | intx_deassert
     unsigned vector = 0;
     bool expect_sent = true;              // device_interrupt "expect": "sent" | "failed"
+
+    // sPAPR: TCE_CREATE's geometry, GET_INFO's expectations, EEH error injection.
+    unsigned page_shift = 12, levels = 1;
+    std::optional<u64> expect_window_start, expect_window_size, expect_pgsizes;
+    std::optional<u32> expect_max_windows, expect_levels;
+    int err_type = 0, err_func = 0;       // eeh_pe_op inject_err: EEH_ERR_TYPE_*, EEH_ERR_FUNC_*; addr value, mask
 };
+
+// The sPAPR steps' fields (spapr_step.cpp), called by parse_vfio_step.
+void parse_spapr_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s);
 
 // Parses a step whose "op" is one of vfio_op_names(); throws input_error with the JSON pointer.
 vfio_step parse_vfio_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr,
