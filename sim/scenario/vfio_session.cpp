@@ -10,6 +10,7 @@
 #include "sim/vfio/vfio_kernel_host.h"
 #include "sim/vfio/vfio_pin_pages.h"
 #include "sim/vfio/vfio_process_mm.h"
+#include "sim/vmm/spapr_vmm.h"
 
 #include <fmt/format.h>
 #include <linux/vfio.h>
@@ -52,6 +53,7 @@ vfio_session::vfio_session(host::kernel& k, host::pci_host_ops& ops, const vfio_
 
 vfio_session::~vfio_session() {
     m_kernel.drivers().set_vfio_hooks({});
+    m_guest.reset(); // the VMM's fds close first, as QEMU's do when it exits
     m_vendors.clear();
     m_core.reset();
     for (const auto& [name, fd] : m_eventfds) ::close(fd);
@@ -238,6 +240,9 @@ void vfio_session::run(const vfio_step& s, step_result& out) {
     }
     case vfio_op::pin_pages:
     case vfio_op::unpin_pages: return pin(s, out);
+    case vfio_op::guest_create:
+    case vfio_op::guest_hcall:
+    case vfio_op::guest_rtas: return guest(s, out);
     default: return spapr(s, out);
     }
 }

@@ -21,6 +21,9 @@ class process_mm;
 namespace iommusim::memory {
 class page_allocator;
 }
+namespace iommusim::vmm {
+class spapr_vmm;
+}
 namespace iommusim::vfio {
 class kernel_vfio_host;
 class process_vfio_mm;
@@ -72,6 +75,7 @@ private:
     void region(const vfio_step& s, int fd, step_result& out);
     void eventfd_step(const vfio_step& s, step_result& out);
     void spapr(const vfio_step& s, step_result& out); // vfio_session_spapr.cpp
+    void guest(const vfio_step& s, step_result& out); // vfio_session_guest.cpp
 
     host::kernel& m_kernel;
     vfio_process_options m_options;
@@ -86,6 +90,8 @@ private:
     std::map<bdf, int> m_device_fds;
     std::map<std::string, int> m_eventfds;  // the process's eventfd(2) descriptors, closed at exit
     device_irq_fn m_device_irq;
+    std::unique_ptr<vmm::spapr_vmm> m_guest;  // a pseries guest of this process, if a step started one
+    u64 m_guest_ram = 0;                       // its RAM's address in the process
 };
 
 } // namespace iommusim::scenario

@@ -11,7 +11,7 @@ namespace iommusim::scenario {
 
 namespace {
 
-constexpr std::array<std::pair<vfio_op, const char*>, 33> k_ops{{
+constexpr std::array<std::pair<vfio_op, const char*>, 36> k_ops{{
     {vfio_op::bind, "bind"},
     {vfio_op::process_alloc, "process_alloc"},
     {vfio_op::write_process_memory, "write_process_memory"},
@@ -45,6 +45,9 @@ constexpr std::array<std::pair<vfio_op, const char*>, 33> k_ops{{
     {vfio_op::spapr_create, "vfio_spapr_tce_create"},
     {vfio_op::spapr_remove, "vfio_spapr_tce_remove"},
     {vfio_op::eeh_pe_op, "vfio_eeh_pe_op"},
+    {vfio_op::guest_create, "guest_create"},
+    {vfio_op::guest_hcall, "guest_hcall"},
+    {vfio_op::guest_rtas, "guest_rtas"},
 }};
 
 using platforms::json_fields;
@@ -376,12 +379,110 @@ vfio_step parse_vfio_step(const json_fields& in, const nlohmann::json& j, const 
         else if (j.contains("expect_errno") || j.contains("prot"))
             in.fail(ptr, "vfio_unpin_pages returns nothing: no \"expect_errno\" or \"prot\"");
         break;
+    case vfio_op::guest_create:
+    case vfio_op::guest_hcall:
+    case vfio_op::guest_rtas: parse_guest_step(in, j, ptr, s); break;
     default:
         parse_spapr_step(in, j, ptr, s);
         errno_field();
         break;
     }
     return s;
+}
+
+// A pseries guest's steps: creation with its PHBs, TCE hypercalls, DDW RTAS calls.
+void parse_guest_step(const json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s) {
+    auto& g = s.guest;
+    auto u = [&](const char* key, u64& field, bool req) {
+        if (req || j.contains(key))
+            field = in.get_uint(req ? required(in, j, key, ptr) : j.at(key), json_ptr(ptr, key), ~u64(0));
+    };
+    auto opt = [&](const char* key, std::optional<u64>& field) {
+        if (j.contains(key)) field = in.get_uint(j.at(key), json_ptr(ptr, key), ~u64(0));
+    };
+    switch (s.op) {
+    case vfio_op::guest_create: {
+        in.check_members(j, ptr, {"op", "name", "buffer", "phbs", "expect_errno"});
+        s.buffer = name_field(in, j, "buffer", ptr);
+        const auto& phbs = required(in, j, "phbs", ptr);
+        const std::string pp = json_ptr(ptr, "phbs");
+        if (!phbs.is_array() || phbs.empty()) in.fail(pp, "expected a non-empty array of guest PHBs");
+        for (size_t i = 0; i < phbs.size(); ++i) {
+            const std::string p = json_ptr(pp, i);
+            in.require_object(phbs[i], p);
+            in.check_members(phbs[i], p, {"index", "devices"});
+            const unsigned index = unsigned(in.get_uint(required(in, phbs[i], "index", p), json_ptr(p, "index"), 255));
+            const auto& devs = required(in, phbs[i], "devices", p);
+            if (!devs.is_array() || devs.empty()) in.fail(json_ptr(p, "devices"), "expected a non-empty array of BDFs");
+            std::vector<bdf> list;
+            for (size_t d = 0; d < devs.size(); ++d) {
+                const std::string dp = json_ptr(json_ptr(p, "devices"), d);
+                const std::string str = in.get_string(devs[d], dp);
+                auto b = bdf::parse(str);
+                if (!b) in.fail(dp, fmt::format("\"{}\" is not a BDF (dddd:bb:dd.f)", str));
+                list.push_back(*b);
+            }
+            g.phbs.emplace_back(index, std::move(list));
+        }
+        if (j.contains("expect_errno"))
+            s.expect_errno = int(in.get_uint(j.at("expect_errno"), json_ptr(ptr, "expect_errno"), 4095));
+        break;
+    }
+    case vfio_op::guest_hcall: {
+        in.check_members(j, ptr, {"op", "name", "hcall", "liobn", "ioba", "tce", "npages", "tce_list", "tces", "expect",
+                                  "expect_tce"});
+        g.call = one_of(in, j, "hcall", ptr, {"H_PUT_TCE", "H_PUT_TCE_INDIRECT", "H_STUFF_TCE", "H_GET_TCE"});
+        u("liobn", g.liobn, true);
+        u("ioba", g.ioba, true);
+        u("tce", g.tce, g.call == "H_PUT_TCE" || g.call == "H_STUFF_TCE");
+        u("npages", g.npages, g.call == "H_STUFF_TCE");
+        u("tce_list", g.tce_list, g.call == "H_PUT_TCE_INDIRECT");
+        if (j.contains("tces")) {
+            if (g.call != "H_PUT_TCE_INDIRECT") in.fail(json_ptr(ptr, "tces"), "only H_PUT_TCE_INDIRECT takes a list");
+            const auto& t = j.at("tces");
+            if (!t.is_array() || t.empty() || t.size() > 512)
+                in.fail(json_ptr(ptr, "tces"), "expected 1..512 TCEs (one 4 KiB page of them)");
+            for (size_t i = 0; i < t.size(); ++i) g.tces.push_back(in.get_uint(t[i], json_ptr(json_ptr(ptr, "tces"), i), ~u64(0)));
+            if (!j.contains("npages")) g.npages = g.tces.size();
+        }
+        opt("expect_tce", g.expect_tce);
+        if (g.expect_tce && g.call != "H_GET_TCE") in.fail(json_ptr(ptr, "expect_tce"), "only H_GET_TCE returns a TCE");
+        if (j.contains("expect")) {
+            const std::string e = one_of(in, j, "expect", ptr,
+                                         {"H_SUCCESS", "H_PARAMETER", "H_HARDWARE", "H_PERMISSION", "H_TOO_HARD",
+                                          "H_NOT_FOUND", "H_FUNCTION"});
+            g.expect_ret = e == "H_SUCCESS" ? 0 : e == "H_HARDWARE" ? -1 : e == "H_FUNCTION" ? -2 : e == "H_PARAMETER" ? -4
+                           : e == "H_NOT_FOUND" ? -7 : e == "H_PERMISSION" ? -11 : 9999;
+        }
+        break;
+    }
+    case vfio_op::guest_rtas: {
+        in.check_members(j, ptr, {"op", "name", "call", "phb", "device", "liobn", "page_shift", "window_shift",
+                                  "expect_status", "expect_windows_available", "expect_liobn", "expect_bus_offset"});
+        g.call = one_of(in, j, "call", ptr,
+                        {"ibm,query-pe-dma-window", "ibm,create-pe-dma-window", "ibm,remove-pe-dma-window",
+                         "ibm,reset-pe-dma-window"});
+        if (j.contains("phb")) g.phb = unsigned(in.get_uint(j.at("phb"), json_ptr(ptr, "phb"), 255));
+        if (j.contains("device")) s.device = bdf_field(in, j, ptr);
+        u("liobn", g.liobn, g.call == "ibm,remove-pe-dma-window");
+        if (g.call == "ibm,create-pe-dma-window") {
+            s.page_shift = unsigned(in.get_uint(required(in, j, "page_shift", ptr), json_ptr(ptr, "page_shift"), 63));
+            g.window_shift = unsigned(in.get_uint(required(in, j, "window_shift", ptr), json_ptr(ptr, "window_shift"), 63));
+        }
+        if (j.contains("expect_status")) {
+            // RTAS_OUT_SUCCESS 0, _HW_ERROR -1, _BUSY -2, _PARAM_ERROR -3
+            const std::string e = one_of(in, j, "expect_status", ptr, {"success", "hw_error", "busy", "param_error"});
+            g.expect_ret = e == "success" ? 0 : e == "hw_error" ? -1 : e == "busy" ? -2 : -3;
+        }
+        if (j.contains("expect_windows_available"))
+            g.expect_windows_available =
+                u32(in.get_uint(j.at("expect_windows_available"), json_ptr(ptr, "expect_windows_available"), 64));
+        opt("expect_liobn", g.expect_liobn);
+        opt("expect_bus_offset", g.expect_bus_offset);
+        break;
+    }
+    default: break;
+    }
 }
 
 // The sPAPR TCE backend's ioctls and VFIO_EEH_PE_OP.

@@ -30,6 +30,12 @@
 //     "expect_start": "0x800000000000000" }
 //   { "op": "vfio_spapr_tce_remove", "container": "c", "start": "0x800000000000000" }
 //   { "op": "vfio_eeh_pe_op", "container": "c", "eeh_op": "get_state", "expect_state": "normal" }
+// A pseries guest on this host (QEMU's sPAPR machine over VFIO and KVM, sim/vmm), whose RAM is a process
+// buffer at guest physical 0:
+//   { "op": "guest_create", "buffer": "ram", "phbs": [{"index": 0, "devices": ["0000:01:00.0"]}] }
+//   { "op": "guest_hcall", "hcall": "H_PUT_TCE", "liobn": "0x80000000", "ioba": "0x1000", "tce": "0x20003" }
+//   { "op": "guest_rtas", "call": "ibm,create-pe-dma-window", "phb": 0, "page_shift": 16, "window_shift": 30,
+//     "expect_bus_offset": "0x800000000000000" }                               expect_status: success | ...
 #pragma once
 #include "sim/core/bdf.h"
 #include "sim/core/types.h"
@@ -79,6 +85,9 @@ enum class vfio_op {
     spapr_create,          // VFIO_IOMMU_SPAPR_TCE_CREATE: `page_shift`, `size` (window), `levels`; expect_value = start
     spapr_remove,          // VFIO_IOMMU_SPAPR_TCE_REMOVE of the window at `iova`
     eeh_pe_op,             // VFIO_EEH_PE_OP `action`; get_state compares expect_value (EEH_PE_STATE_*)
+    guest_create,          // a pseries guest with RAM `buffer` and guest PHBs passing devices' groups through
+    guest_hcall,           // the guest's TCE hypercall (guest.call), its return compared with guest.expect_ret
+    guest_rtas,            // the guest's DDW RTAS call, its status and outputs compared
 };
 const char* to_string(vfio_op op);
 const std::vector<std::string>& vfio_op_names();
@@ -129,10 +138,25 @@ struct vfio_step {
     std::optional<u64> expect_window_start, expect_window_size, expect_pgsizes;
     std::optional<u32> expect_max_windows, expect_levels;
     int err_type = 0, err_func = 0;       // eeh_pe_op inject_err: EEH_ERR_TYPE_*, EEH_ERR_FUNC_*; addr value, mask
+
+    // The guest's calls.
+    struct guest_args {
+        std::string call;                 // H_PUT_TCE | H_PUT_TCE_INDIRECT | H_STUFF_TCE | H_GET_TCE |
+                                          // ibm,query-pe-dma-window | ibm,create-pe-dma-window |
+                                          // ibm,remove-pe-dma-window | ibm,reset-pe-dma-window
+        u64 liobn = 0, ioba = 0, tce = 0, npages = 1, tce_list = 0;
+        std::vector<u64> tces;            // H_PUT_TCE_INDIRECT: written to guest RAM at tce_list first
+        unsigned phb = 0, window_shift = 0;
+        long expect_ret = 0;              // H_SUCCESS / RTAS_OUT_SUCCESS unless said
+        std::optional<u64> expect_tce, expect_liobn, expect_bus_offset;
+        std::optional<u32> expect_windows_available;
+        std::vector<std::pair<unsigned, std::vector<bdf>>> phbs; // guest_create: guest PHB index, devices
+    } guest;
 };
 
-// The sPAPR steps' fields (spapr_step.cpp), called by parse_vfio_step.
+// The sPAPR and guest steps' fields, called by parse_vfio_step.
 void parse_spapr_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s);
+void parse_guest_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr, vfio_step& s);
 
 // Parses a step whose "op" is one of vfio_op_names(); throws input_error with the JSON pointer.
 vfio_step parse_vfio_step(const platforms::json_fields& in, const nlohmann::json& j, const std::string& ptr,
