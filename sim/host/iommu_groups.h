@@ -21,6 +21,11 @@ struct pe_dma_info {
     unsigned page_shift = 12;
     u64 pgsizes = 0;
     u32 max_dynamic_windows = 0;
+    // powernv (IODA2 PEs with ownership ops): Linux 6.1 refuses sPAPR v1 for the PE, and v2 charges instead
+    // the TCE table of each window it creates, first the default one (tce_iommu_create_default_window:
+    // 4 KiB TCEs over tce32_size, one level; pnv_pci_ioda2_get_table_size, with the userspace copy).
+    bool v2_only = false;
+    u64 v2_default_window_locked_bytes = 0;
 };
 
 struct iommu_group {

@@ -98,7 +98,8 @@ group_result collect_groups(const platforms::platform_desc& platform, host::tlm_
         row.reason = g.explanation();
         if (g.pe)
             row.dma_window = pe_window_row{g.pe->tce32_start, g.pe->tce32_size, u64(1) << g.pe->page_shift,
-                                           g.pe->pgsizes, g.pe->max_dynamic_windows};
+                                           g.pe->pgsizes, g.pe->max_dynamic_windows, g.pe->v2_only,
+                                           g.pe->v2_default_window_locked_bytes};
         r.groups.push_back(std::move(row));
     }
     std::sort(r.groups.begin(), r.groups.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -63,9 +63,17 @@ nlohmann::json groups_to_json(const group_result& r) {
             json sizes = json::array();
             for (unsigned b = 0; b < 64; ++b)
                 if (w.pgsizes >> b & 1) sizes.push_back(u64(1) << b);
-            gj["dma_window"] = json{{"start", fmt::format("{:#x}", w.start)}, {"size", fmt::format("{:#x}", w.size)}, {"tce_page_size", w.page_size},
-                                    {"v1_locked_bytes", w.size}, {"ddw_page_sizes", sizes},
-                                    {"max_dynamic_windows", w.max_dynamic_windows}};
+            json dw{{"start", fmt::format("{:#x}", w.start)}, {"size", fmt::format("{:#x}", w.size)},
+                    {"tce_page_size", w.page_size}, {"ddw_page_sizes", sizes}, {"max_dynamic_windows", w.max_dynamic_windows}};
+            // sPAPR v1 charges the whole window at ENABLE; on PEs it refuses (powernv) v2's first MAP_DMA
+            // charges the default window's table instead.
+            if (w.v2_only) {
+                dw["v1_locked_bytes"] = nullptr;
+                dw["v2_default_window_locked_bytes"] = w.v2_default_window_locked_bytes;
+            } else {
+                dw["v1_locked_bytes"] = w.size;
+            }
+            gj["dma_window"] = std::move(dw);
         }
         groups.push_back(std::move(gj));
     }

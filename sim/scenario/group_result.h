@@ -31,6 +31,8 @@ struct pe_window_row {
     u64 page_size = 0;
     u64 pgsizes = 0;
     u32 max_dynamic_windows = 0;
+    bool v2_only = false;                  // powernv: sPAPR v1 refused; v2 charges window tables
+    u64 v2_default_window_locked_bytes = 0;
 };
 
 struct group_row {

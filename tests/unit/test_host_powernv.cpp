@@ -133,6 +133,9 @@ TEST_CASE("powernv: a PE per bus, the subtree below a PCIe-to-PCI bridge one PE,
     CHECK(pe.tce32_size == 0x80000000);
     CHECK(pe.pgsizes == tce::PHB3_PGSIZES);
     CHECK(pe.max_dynamic_windows == 2);
+    CHECK(pe.v2_only);
+    // 2 GiB of 4 KiB TCEs in one level: 4 MiB of table, twice (the userspace copy).
+    CHECK(pe.v2_default_window_locked_bytes == u64(8) << 20);
 }
 
 TEST_CASE("powernv: a bus range that is no power of two is matched exactly by the PHB", "[host][powernv]") {

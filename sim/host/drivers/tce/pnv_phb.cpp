@@ -168,7 +168,7 @@ void pnv_phb::dma_dev_setup(pci_dev& dev, iommu_groups& groups) {
         iommu_group& g = groups.alloc_group();
         pe->group = g.id;
         g.pe = pe_dma_info{pe->tce32_start, pe->tce32_size, tce::largest_page_shift(pe->pgsizes, 16), pe->pgsizes,
-                           pe->max_dynamic_windows_supported};
+                           pe->max_dynamic_windows_supported, true, pe->get_table_size(12, pe->tce32_size, 1)};
         m_group_of_pe[pe->number()] = &g;
     }
     if (iommu_group* g = m_group_of_pe[pe->number()]) {
