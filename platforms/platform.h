@@ -26,6 +26,7 @@
 #include "sim/memory/system_memory.h"
 #include "sim/tlm/address_router.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,9 @@ public:
     // Interrupts the PHBs validated and passed on (to the XICS/XIVE sources, which are not modelled), in
     // order of arrival.
     const std::vector<tce::msi_message>& phb_interrupts() const { return m_phb_msis; }
+    // Told of every such interrupt with the index of its PHB (the OS's interrupt handling); nullptr: none.
+    using phb_msi_fn = std::function<void(size_t phb, const tce::msi_message&)>;
+    void on_phb_msi(phb_msi_fn fn) { m_on_phb_msi = std::move(fn); }
     std::optional<u64> bar_address(const std::string& name, unsigned bar) const;
     // Where upstream requests went (to a root complex, peer-to-peer, blocked), for tests and scenarios.
     pci::dma_trace& dma_trace() { return m_dma_trace; }
@@ -140,6 +144,7 @@ private:
     std::vector<std::unique_ptr<tce::phb_iommu>> m_phbs;
     std::vector<tce::phb_iommu*> m_phb_ptrs;
     std::vector<tce::msi_message> m_phb_msis;
+    phb_msi_fn m_on_phb_msi;
     std::vector<std::unique_ptr<pci::pci_host_bridge>> m_host_bridges;
     std::vector<std::unique_ptr<pci::pci_function>> m_models;
     std::vector<root_complex> m_roots;

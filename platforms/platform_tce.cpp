@@ -69,8 +69,9 @@ void platform::build_phbs() {
         } catch (const std::invalid_argument& e) {
             throw input_error(m_desc.source, "/params/phb_reg_base", label + "'s register window: " + e.what());
         }
-        unit->set_msi_sink([this](const tce::msi_message& m, sc_core::sc_time&) {
+        unit->set_msi_sink([this, r](const tce::msi_message& m, sc_core::sc_time&) {
             m_phb_msis.push_back(m);
+            if (m_on_phb_msi) m_on_phb_msi(r, m);
             return true;
         });
         m_phb_ptrs.push_back(unit.get());
@@ -92,6 +93,7 @@ std::vector<host::opal_phb_info> platform::opal_phbs() const {
         info.m32_size = p.m32_size;
         info.m32_segments = p.m32_segments;
         info.dma32_size = p.dma32_window_size;
+        info.num_msi = p.num_msi;
         info.tce_pgsizes = p.page_sizes;
         // PHB3 exposes its registers (Linux writes TCE Kill there); PHB4's kills go through OPAL.
         info.regs = info.phb4 ? 0 : m_phb_ptrs[i]->reg_base();

@@ -152,6 +152,12 @@ void kernel::init_powernv() {
             }
 }
 
+pnv_phb* kernel::pnv_phb_of(const pci_dev& dev) const {
+    for (const auto& phb : m_pnv)
+        if (phb->owns(dev)) return phb.get();
+    return nullptr;
+}
+
 iommu_table_group* kernel::table_group(int group) {
     for (auto& phb : m_pnv)
         if (pnv_ioda_pe* pe = phb->pe_of_group(group)) return pe;

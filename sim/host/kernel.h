@@ -92,6 +92,8 @@ public:
     const std::vector<std::unique_ptr<pnv_phb>>& pnv_phbs() const { return m_pnv; }
     iommu_table_group* table_group(int group);
     bool tce_iommu() const { return !m_pnv.empty(); }
+    // The PHB (kernel side) a device sits below; nullptr off powernv.
+    pnv_phb* pnv_phb_of(const pci_dev& dev) const;
     pci_dev* find_mutable(const bdf& b) { return m_topo.find_dev(b); }
     pci_access& access() { return m_access; }
     kernel_log& mutable_log() { return m_log; }

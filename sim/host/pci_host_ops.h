@@ -153,6 +153,7 @@ struct opal_phb_info {
     u64 m32_pci_base = 0x80000000, m32_size = 0x80000000;
     unsigned m32_segments = 256;
     u64 dma32_size = 0x80000000;
+    u32 num_msi = 2048;   // ibm,opal-msi-ranges: the PHB's MSI interrupt sources
     u64 tce_pgsizes = 0;
     u64 regs = 0;
 };

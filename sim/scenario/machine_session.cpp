@@ -1,5 +1,7 @@
 #include "sim/scenario/machine_session.h"
 
+#include "models/iommu/tce/tlm/phb_iommu.h"
+
 #include "models/pci/cfg/pci_regs.h"
 #include "models/pci/dma_engine.h"
 #include "models/pci/dma_engine_driver.h"
@@ -84,6 +86,14 @@ void machine_session::connect_vfio(bool on) {
                 if (!r.msg.remappable_format) m_vfio->core().deliver_interrupt(r.msg.vector);
             });
     }
+    // POWER: the PHB validated the MSI against its source's PE; the source's host vector is the kernel's.
+    if (!on) p.on_phb_msi(nullptr);
+    else
+        p.on_phb_msi([this](size_t phb, const tce::msi_message& m) {
+            const auto& phbs = m_kernel->pnv_phbs();
+            if (phb >= phbs.size()) return;
+            if (auto v = phbs[phb]->msi_vector(m.source)) m_vfio->core().deliver_interrupt(*v);
+        });
     for (const auto& f : p.functions()) {
         auto* e = dynamic_cast<pci::dma_engine*>(f.model);
         if (!e) continue;
@@ -379,12 +389,72 @@ void machine_session::dma(const machine_step& m, step_result& out) {
     out.messages.push_back("DMA " + what);
 }
 
+// Writes a composed message into the device's MSI capability and enables it (pci_msi_domain_write_msg +
+// enable), as the kernel does for the device's driver.
+void machine_session::program_msi(host::pci_dev& dev, const host::msi_msg& msg) {
+    auto& a = m_kernel->access();
+    const u8 cap = a.find_capability(dev.address().segment, dev.address().bus, dev.devfn, dev.hdr_type, pci::PCI_CAP_ID_MSI);
+    const u16 flags = a.read16(dev, u16(cap + pci::PCI_MSI_FLAGS));
+    a.write32(dev, u16(cap + pci::PCI_MSI_ADDRESS_LO), msg.address_lo);
+    u16 data_reg = u16(cap + 8);
+    if (flags & pci::PCI_MSI_FLAGS_64BIT) {
+        a.write32(dev, u16(cap + pci::PCI_MSI_ADDRESS_HI), msg.address_hi);
+        data_reg = u16(cap + 12);
+    }
+    a.write16(dev, data_reg, u16(msg.data));
+    a.write16(dev, u16(cap + pci::PCI_MSI_FLAGS), u16((flags & ~pci::PCI_MSI_FLAGS_QSIZE) | pci::PCI_MSI_FLAGS_ENABLE));
+}
+
+// POWER: the kernel's message comes from OPAL for the device's PE; the PHB passes an MSI on only when the
+// requester's PE owns the interrupt source (the IVE's PE).
+void machine_session::phb_msi(const machine_step& m, host::pci_dev& dev, pci::dma_engine_driver& drv, step_result& out) {
+    auto& p = m_machine->platform();
+    host::pnv_phb* phb = m_kernel->pnv_phb_of(dev);
+    const size_t before = p.phb_interrupts().size();
+    auto rejected_before = p.phb_of_root(phb->global_number())->stats().msi_rejected;
+    if (m.vector) {
+        auto& a = m_kernel->access();
+        const u8 cap = a.find_capability(dev.address().segment, dev.address().bus, dev.devfn, dev.hdr_type,
+                                         pci::PCI_CAP_ID_MSI);
+        if (!cap) return fail(out, fmt::format("{} has no MSI capability", dev.name()));
+        const bool is64 = a.read16(dev, u16(cap + pci::PCI_MSI_FLAGS)) & pci::PCI_MSI_FLAGS_64BIT;
+        std::vector<host::msi_msg> msgs;
+        if (int rc = phb->msi_setup(dev, 1, u8(*m.vector), is64, msgs))
+            return fail(out, fmt::format("setting up the MSI through OPAL: {}", errno_text(-rc)));
+        program_msi(dev, msgs[0]);
+        drv.send_msi(0);
+        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x} from OPAL", msgs[0].address(), msgs[0].data));
+    } else {
+        pci::dma_engine_driver::operation op;
+        op.op = pci::dma_engine::OP_FILL;
+        op.dst = *m.msi_address;
+        op.len = 4;
+        op.pattern = *m.msi_data;
+        drv.run(op);
+    }
+    const bool delivered = p.phb_interrupts().size() > before;
+    if (!delivered)
+        for (const auto& [verdict, n] : p.phb_of_root(phb->global_number())->stats().msi_rejected)
+            if (n > rejected_before[verdict]) out.messages.push_back(fmt::format("refused by the PHB: {}", tce::to_string(verdict)));
+    if (delivered != (m.expect == "delivered"))
+        return fail(out, fmt::format("the interrupt was {}; expected {}", delivered ? "delivered" : "not delivered", m.expect));
+    if (delivered) {
+        const tce::msi_message& r = p.phb_interrupts().back();
+        const auto v = phb->msi_vector(r.source);
+        if (m.vector && v != u8(*m.vector))
+            return fail(out, fmt::format("source {} arrived, bound to {}, expected vector {}", r.source,
+                                         v ? std::to_string(*v) : std::string("nothing"), *m.vector));
+        out.messages.push_back(fmt::format("delivered: source {} of PHB#{:x} (PE#{:x})", r.source, phb->global_number(), r.pe));
+    }
+}
+
 void machine_session::msi(const machine_step& m, step_result& out) {
     host::pci_dev* dev = device(*m.device, out);
     if (!dev) return;
     auto engine_drv = engine(*dev, out);
     if (!engine_drv) return;
     pci::dma_engine_driver& drv = *engine_drv;
+    if (m_kernel->pnv_phb_of(*dev)) return phb_msi(m, *dev, drv, out);
     intc::msi_controller* ic = m_machine->platform().interrupt_controller();
     if (!ic) return fail(out, "this machine has no interrupt controller (no memory bus)");
     collect_faults(); // earlier interrupts are not this step's
@@ -398,18 +468,9 @@ void machine_session::msi(const machine_step& m, step_result& out) {
         const int rc = m_kernel->iommu()->msi_compose(*dev, 1, u8(*m.vector), 0, rm);
         if (rc || rm.msgs.empty()) return fail(out, fmt::format("composing the MSI message: {}", errno_text(-rc)));
         auto& a = m_kernel->access();
-        const u8 cap = a.find_capability(dev->address().segment, dev->address().bus, dev->devfn, dev->hdr_type,
-                                         pci::PCI_CAP_ID_MSI);
-        if (!cap) return fail(out, fmt::format("{} has no MSI capability", dev->name()));
-        const u16 flags = a.read16(*dev, u16(cap + pci::PCI_MSI_FLAGS));
-        a.write32(*dev, u16(cap + pci::PCI_MSI_ADDRESS_LO), rm.msgs[0].address_lo);
-        u16 data_reg = u16(cap + 8);
-        if (flags & pci::PCI_MSI_FLAGS_64BIT) {
-            a.write32(*dev, u16(cap + pci::PCI_MSI_ADDRESS_HI), rm.msgs[0].address_hi);
-            data_reg = u16(cap + 12);
-        }
-        a.write16(*dev, data_reg, u16(rm.msgs[0].data));
-        a.write16(*dev, u16(cap + pci::PCI_MSI_FLAGS), u16((flags & ~pci::PCI_MSI_FLAGS_QSIZE) | pci::PCI_MSI_FLAGS_ENABLE));
+        if (!a.find_capability(dev->address().segment, dev->address().bus, dev->devfn, dev->hdr_type, pci::PCI_CAP_ID_MSI))
+            return fail(out, fmt::format("{} has no MSI capability", dev->name()));
+        program_msi(*dev, rm.msgs[0]);
         drv.send_msi(0);
         want_vector = u8(*m.vector);
         out.messages.push_back(fmt::format("MSI message {:#x}/{:#x}{}", rm.msgs[0].address(), rm.msgs[0].data,

@@ -7,6 +7,7 @@
 #pragma once
 #include "models/intc/msi_controller.h"
 #include "models/pci/dma_engine_driver.h"
+#include "sim/host/iommu/iommu_types.h"
 #include "sim/scenario/group_result.h"
 #include "sim/scenario/iommu_monitor.h"
 #include "sim/scenario/scenario.h"
@@ -57,6 +58,8 @@ private:
     void memory(const machine_step& m, step_result& out);
     void dma(const machine_step& m, step_result& out);
     void msi(const machine_step& m, step_result& out);
+    void phb_msi(const machine_step& m, host::pci_dev& dev, pci::dma_engine_driver& drv, step_result& out);
+    void program_msi(host::pci_dev& dev, const host::msi_msg& msg);
     void inject(const machine_step& m, step_result& out);
     void expect_fault(const machine_step& m, step_result& out);
     void expect_no_fault(const machine_step& m, step_result& out);

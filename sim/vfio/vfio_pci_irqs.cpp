@@ -472,7 +472,17 @@ int vfio_pci_irqs::msi_enable(unsigned nvec, bool is_msix) {
     host::remapped_msi out;
     host::iommu_core* core = m_kernel ? m_kernel->iommu() : nullptr;
     auto* dev = const_cast<host::pci_dev*>(&m_dev);
-    if (core) {
+    host::pnv_phb* phb = m_kernel ? m_kernel->pnv_phb_of(m_dev) : nullptr;
+    if (phb) {
+        // powernv: the PHB's sources through OPAL (MSI-X addresses are 64-bit; MSI as the capability says).
+        const bool is64 = is_msix || (m_kernel->access().read16(m_dev, u16(m_config.msi_cap() + PCI_MSI_FLAGS)) &
+                                      PCI_MSI_FLAGS_64BIT);
+        out.count = blk;
+        if (int rc = phb->msi_setup(m_dev, blk, u8(first), is64, out.msgs)) {
+            m_router.free(first, blk);
+            return rc;
+        }
+    } else if (core) {
         if (int rc = core->msi_compose(*dev, blk, u8(first), 0, out)) {
             m_router.free(first, blk);
             return rc;
@@ -502,6 +512,7 @@ void vfio_pci_irqs::msi_disable() {
         m_kernel->iommu()->driver_of(m_dev)->msi_free(m_msi);
     unsigned blk = 1;
     while (blk < m_ctx.size()) blk <<= 1;
+    if (host::pnv_phb* phb = m_kernel ? m_kernel->pnv_phb_of(m_dev) : nullptr) phb->msi_free(u8(m_first_vector), blk);
     m_router.free(m_first_vector, blk);
     m_first_vector = -1;
     m_msi = {};

@@ -99,4 +99,15 @@ msi_check phb_pe_map::check_msi(u16 rid, u64 addr, u32 data) const {
     return c;
 }
 
+const char* to_string(msi_check::verdict v) {
+    switch (v) {
+    case msi_check::verdict::ok: return "ok";
+    case msi_check::verdict::not_msi: return "not an MSI";
+    case msi_check::verdict::out_of_range: return "interrupt source out of range";
+    case msi_check::verdict::pe_mismatch: return "the source belongs to another PE";
+    case msi_check::verdict::unassigned: return "the source is assigned to no PE";
+    }
+    return "?";
+}
+
 } // namespace iommusim::tce

@@ -32,6 +32,7 @@ struct msi_check {
     unsigned ive_pe = 0;   // PE the IVE allows
     bool ok() const { return result == verdict::ok; }
 };
+const char* to_string(msi_check::verdict v);
 
 class phb_pe_map {
 public:

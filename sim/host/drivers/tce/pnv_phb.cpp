@@ -14,7 +14,7 @@ pnv_phb::pnv_phb(pci_host_ops& ops, tce::phb& opal, const opal_phb_info& info, c
                  unsigned global_number, memory::page_allocator& pages, kernel_log& log, u64 memory_size)
     : m_ops(ops), m_opal(opal), m_info(info), m_root(root), m_global(global_number), m_pages(pages), m_log(log),
       m_memory_size(memory_size), m_pe_alloc(info.num_pes, false), m_pes(info.num_pes), m_rmap(0x10000, IODA_INVALID_PE),
-      m_group_of_pe(info.num_pes, nullptr) {}
+      m_group_of_pe(info.num_pes, nullptr), m_msi_vector(info.num_msi, -1) {}
 
 pnv_phb::~pnv_phb() = default;
 
@@ -197,6 +197,70 @@ bool pnv_phb::write_tce_kill(u64 value) {
     // __raw_writeq_be: the register sees the value's big-endian bytes.
     m_ops.mmio_write(m_info.regs + tce::PHB_TCE_KILL, 8, __builtin_bswap64(value));
     return true;
+}
+
+} // namespace iommusim::host
+
+namespace iommusim::host {
+
+int pnv_phb::msi_setup(const pci_dev& dev, unsigned count, u8 first_vector, bool is64, std::vector<msi_msg>& out) {
+    const pnv_ioda_pe* pe = pe_of(dev);
+    if (!pe) return -ENXIO; // no PE assigned: no MSI
+    // msi_bitmap_alloc_hwirqs: a naturally aligned run of sources.
+    unsigned run = 1;
+    while (run < count) run <<= 1;
+    int first = -1;
+    for (u32 b = 0; b + run <= m_msi_vector.size() && first < 0; b += run) {
+        bool free = true;
+        for (u32 i = b; i < b + run && free; ++i) free = m_msi_vector[i] < 0;
+        if (free) first = int(b);
+    }
+    if (first < 0) return -ENOSPC;
+    out.clear();
+    for (unsigned i = 0; i < count; ++i) {
+        const u32 xive = u32(first) + i;
+        if (m_opal.set_xive_pe(pe->number(), xive) != tce::OPAL_SUCCESS) {
+            m_log.warn(fmt::format("__pnv_pci_ioda_msi_setup: OPAL error setting XIVE {} PE", xive));
+            msi_free_sources(u32(first), i);
+            return -EIO;
+        }
+        msi_msg m;
+        u32 data = 0;
+        i64 rc;
+        if (is64) {
+            u64 addr = 0;
+            rc = m_opal.get_msi_64(pe->number(), xive, 1, addr, data);
+            m.address_hi = u32(addr >> 32);
+            m.address_lo = u32(addr);
+        } else {
+            u32 addr = 0;
+            rc = m_opal.get_msi_32(pe->number(), xive, 1, addr, data);
+            m.address_lo = addr;
+        }
+        if (rc != tce::OPAL_SUCCESS) {
+            m_log.warn(fmt::format("__pnv_pci_ioda_msi_setup: OPAL error {} getting {}-bit MSI data", rc, is64 ? 64 : 32));
+            msi_free_sources(u32(first), i);
+            return -EIO;
+        }
+        m.data = data;
+        m_msi_vector[xive] = int(first_vector) + int(i);
+        out.push_back(m);
+    }
+    return 0;
+}
+
+void pnv_phb::msi_free_sources(u32 first, unsigned count) {
+    for (u32 i = first; i < first + count && i < m_msi_vector.size(); ++i) m_msi_vector[i] = -1;
+}
+
+void pnv_phb::msi_free(u8 first_vector, unsigned count) {
+    for (int& v : m_msi_vector)
+        if (v >= int(first_vector) && v < int(first_vector) + int(count)) v = -1;
+}
+
+std::optional<u8> pnv_phb::msi_vector(u32 xive) const {
+    if (xive >= m_msi_vector.size() || m_msi_vector[xive] < 0) return std::nullopt;
+    return u8(m_msi_vector[xive]);
 }
 
 } // namespace iommusim::host

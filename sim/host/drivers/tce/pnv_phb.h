@@ -13,7 +13,10 @@
 #include "sim/host/drivers/tce/pnv_ioda_pe.h"
 #include "sim/host/pci_host_ops.h"
 
+#include "sim/host/iommu/iommu_types.h"
+
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace iommusim::memory {
@@ -58,6 +61,15 @@ public:
     // __raw_writeq_be of a PHB3 TCE Kill value (pnv_pci_phb3_tce_invalidate*); false without registers.
     bool write_tce_kill(u64 value);
 
+    // MSIs (pnv_irq_domain_alloc + pnv_msi_compose_msg -> __pnv_pci_ioda_msi_setup): `count` hardware
+    // sources from the PHB's MSI bitmap, each given to the device's PE (opal_pci_set_xive_pe) and its
+    // message read from OPAL (opal_get_msi_64, or _32 for a device without 64-bit MSI addresses); each
+    // source is bound to host vector first_vector + i. 0, -ENXIO (no PE), -ENOSPC (no sources), -EIO.
+    int msi_setup(const pci_dev& dev, unsigned count, u8 first_vector, bool is64, std::vector<msi_msg>& out);
+    void msi_free(u8 first_vector, unsigned count);
+    // The host vector a source of this PHB is bound to; nothing when it is free.
+    std::optional<u8> msi_vector(u32 xive) const;
+
 private:
     pnv_ioda_pe& init_pe(unsigned n);
     void reserve_pe(unsigned n);
@@ -66,6 +78,7 @@ private:
     pnv_ioda_pe* setup_bus_pe(pci_bus& bus, bool all);
     int configure_pe(pnv_ioda_pe& pe, unsigned count);
     void setup_pe_seg(pnv_ioda_pe& pe, pci_bus& bus);
+    void msi_free_sources(u32 first, unsigned count);
 
     pci_host_ops& m_ops;
     tce::phb& m_opal;
@@ -80,6 +93,7 @@ private:
     std::vector<std::unique_ptr<pnv_ioda_pe>> m_pes; // by PE number, made on first use
     std::vector<u16> m_rmap;                         // RID -> PE (pe_rmap)
     std::vector<iommu_group*> m_group_of_pe;
+    std::vector<int> m_msi_vector;                   // MSI source -> host vector, -1 free (msi_bmp)
 };
 
 } // namespace iommusim::host
