@@ -94,6 +94,14 @@ std::vector<host::opal_phb_info> platform::opal_phbs() const {
         info.m32_segments = p.m32_segments;
         info.dma32_size = p.dma32_window_size;
         info.num_msi = p.num_msi;
+        // The 64-bit aperture is the M64 window when the PHB can decode it with one BAR (a power of two,
+        // aligned to its size).
+        const root_complex& rc = m_roots[i];
+        if (rc.mmio64_size && !(rc.mmio64_size & (rc.mmio64_size - 1)) && !(rc.mmio64_base & (rc.mmio64_size - 1))) {
+            info.m64_base = rc.mmio64_base;
+            info.m64_size = rc.mmio64_size;
+        }
+        info.m64_bars = p.m64_bars;
         info.tce_pgsizes = p.page_sizes;
         // PHB3 exposes its registers (Linux writes TCE Kill there); PHB4's kills go through OPAL.
         info.regs = info.phb4 ? 0 : m_phb_ptrs[i]->reg_base();

@@ -154,6 +154,9 @@ struct opal_phb_info {
     unsigned m32_segments = 256;
     u64 dma32_size = 0x80000000;
     u32 num_msi = 2048;   // ibm,opal-msi-ranges: the PHB's MSI interrupt sources
+    // ibm,opal-m64-window (PCI address and size; 0 = none) and ibm,opal-available-m64-ranges (BARs 0..n-1).
+    u64 m64_base = 0, m64_size = 0;
+    unsigned m64_bars = 16;
     u64 tce_pgsizes = 0;
     u64 regs = 0;
 };

@@ -24,6 +24,8 @@ public:
             m_phbs.push_back(std::make_unique<tce::phb>(tce::tce_params{}));
             host::opal_phb_info info;
             info.opal_id = i;
+            info.m64_base = m64_base(i);
+            info.m64_size = m64_size;
             info.tce_pgsizes = tce::PHB3_PGSIZES;
             info.regs = 0; // PHB4-style kills through OPAL
             m_info.push_back(info);
@@ -51,6 +53,9 @@ public:
         return it == m_mem.end() ? 0 : it->second[a & 0xfff];
     }
     tce::phb& phb(size_t i) { return *m_phbs.at(i); }
+    // Each PHB's M64 window: 64 GiB (256 MiB segments) at 1 TiB + i * 64 GiB.
+    static constexpr u64 m64_size = u64(64) << 30;
+    static u64 m64_base(size_t i) { return (u64(1) << 40) + i * m64_size; }
 
 private:
     std::vector<std::unique_ptr<tce::phb>> m_phbs;
@@ -231,4 +236,59 @@ TEST_CASE("powernv: EEH operations through OPAL freeze state", "[host][powernv][
     CHECK(eeh->inject_err(tce::EEH_ERR_TYPE_32, 20, 0, 0) == -EINVAL);
     CHECK(eeh->inject_err(tce::EEH_ERR_TYPE_32, tce::EEH_ERR_FUNC_LD_MEM_ADDR, 0, 0) == 0);
     CHECK(eeh->configure() == 0);
+}
+
+TEST_CASE("powernv: M64 segments pick the PE of a bus with 64-bit prefetchable BARs, a compound PE",
+          "[host][powernv][m64]") {
+    power_fabric f(1);
+    auto& rp = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), 0);
+    auto& up = f.below(rp, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
+    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
+    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    // A GPU-like function whose 512 MiB prefetchable BAR firmware put at M64 segments 4 and 5, and an
+    // endpoint with 32-bit BARs only.
+    auto gpu = endpoint();
+    pci::bar_params bar;
+    bar.index = 0;
+    bar.size = u64(512) << 20;
+    bar.mem64 = true;
+    bar.prefetchable = true;
+    gpu.bars = {bar};
+    auto& g = f.below(dn0, 0x00, gpu);
+    const u64 where = power_fabric::m64_base(0) + 4 * (u64(256) << 20); // as firmware assigned it
+    g.cfg.set32(pci::PCI_BASE_ADDRESS_0, u32(where) | (g.cfg.get32(pci::PCI_BASE_ADDRESS_0) & 0xf));
+    g.cfg.set32(pci::PCI_BASE_ADDRESS_0 + 4, u32(where >> 32));
+    f.below(dn1, 0x00, endpoint());
+    auto k = boot(f);
+    CHECK(k->log().contains("Using M64 #15 as default window"));
+    // The BAR in the split M64 BAR: segment n belongs to PE n.
+    CHECK(f.phb(0).pe_map().mmio_owner(power_fabric::m64_base(0) + 4 * (u64(256) << 20)) == 4u);
+    // Bus 3's PE is the master of its segments' PEs; bus 4 allocates as usual.
+    host::pnv_ioda_pe* gpu_pe = pe_of(*k, "0000:03:00.0");
+    REQUIRE(gpu_pe != nullptr);
+    CHECK(gpu_pe->number() == 4);
+    REQUIRE(gpu_pe->slaves.size() == 1);
+    CHECK(gpu_pe->slaves[0]->number() == 5);
+    CHECK(f.phb(0).pe_map().pe_of(0x0300) == 4);
+    CHECK(pe_of(*k, "0000:04:00.0")->number() == 251); // 254 root, 253 bus 1, 252 bus 2
+    // PELT-V: master and slave freeze each other; the switch buses' PEs freeze the PEs below them.
+    CHECK(f.phb(0).in_peltv(4, 5));
+    CHECK(f.phb(0).in_peltv(5, 4));
+    CHECK(f.phb(0).in_peltv(252, 4));
+    CHECK(f.phb(0).in_peltv(253, 251));
+    CHECK(f.phb(0).in_peltv(254, 5));
+    CHECK_FALSE(f.phb(0).in_peltv(251, 4));
+    // A DMA error of the GPU freezes its slave's MMIO too; EEH sees the compound and thaws both.
+    f.phb(0).eeh(4).on_dma_fault(tce::tce_fault::tce_invalid, 0x1000);
+    CHECK(f.phb(0).eeh(5).mmio_frozen());
+    host::eeh_pe_ops* eeh = k->table_group(gid(*k, "0000:03:00.0"))->eeh();
+    CHECK(eeh->get_state() == tce::EEH_PE_STATE_STOPPED_IO_DMA);
+    CHECK(eeh->set_option(tce::EEH_OPT_THAW_MMIO) == 0);
+    CHECK(eeh->set_option(tce::EEH_OPT_THAW_DMA) == 0);
+    CHECK_FALSE(f.phb(0).eeh(5).mmio_frozen());
+    CHECK(eeh->get_state() == tce::EEH_PE_STATE_NORMAL);
+    // An error of the switch's downstream bus PE freezes both endpoints' PEs.
+    f.phb(0).eeh(252).on_mmio_error(0);
+    CHECK(f.phb(0).eeh(4).dma_frozen());
+    CHECK(f.phb(0).eeh(251).dma_frozen());
 }

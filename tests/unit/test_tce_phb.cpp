@@ -262,3 +262,40 @@ TEST_CASE("phb: an IODA table reset clears every table and kills the whole TCE c
     CHECK(f.rec.kills.back().what == tce_kill_request::scope::all);
     CHECK(f.rec.rtt == 2);
 }
+
+TEST_CASE("phb: an error freezes the erring PE's PELT-V, not a requested freeze nor a domain one", "[tce][phb][eeh]") {
+    fixture f;
+    CHECK(f.h.set_peltv(256, 1, OPAL_ADD_PE_TO_DOMAIN) == OPAL_PARAMETER);
+    CHECK(f.h.set_peltv(1, 2, 7) == OPAL_PARAMETER);
+    // PE 1 (a switch's bus) holds 2 and 3 (the buses below) in its PELT-V; PE 2 holds 4.
+    REQUIRE(f.h.set_peltv(1, 1, OPAL_ADD_PE_TO_DOMAIN) == OPAL_SUCCESS);
+    REQUIRE(f.h.set_peltv(1, 2, OPAL_ADD_PE_TO_DOMAIN) == OPAL_SUCCESS);
+    REQUIRE(f.h.set_peltv(1, 3, OPAL_ADD_PE_TO_DOMAIN) == OPAL_SUCCESS);
+    REQUIRE(f.h.set_peltv(2, 4, OPAL_ADD_PE_TO_DOMAIN) == OPAL_SUCCESS);
+    CHECK(f.h.in_peltv(1, 3));
+    // A child's error stays with the child.
+    f.h.eeh(3).on_dma_fault(tce_fault::out_of_window, 0x1000);
+    CHECK(f.h.eeh(3).dma_frozen());
+    CHECK_FALSE(f.h.eeh(1).dma_frozen());
+    REQUIRE(f.h.eeh_freeze_clear(3, OPAL_EEH_ACTION_CLEAR_FREEZE_ALL) == OPAL_SUCCESS);
+    // A requested freeze of the parent does not spread.
+    REQUIRE(f.h.eeh_freeze_set(1, OPAL_EEH_ACTION_SET_FREEZE_ALL) == OPAL_SUCCESS);
+    CHECK_FALSE(f.h.eeh(2).mmio_frozen());
+    REQUIRE(f.h.eeh_freeze_clear(1, OPAL_EEH_ACTION_CLEAR_FREEZE_ALL) == OPAL_SUCCESS);
+    // The parent's error freezes its PELT-V, one level: PE 4 is in 2's vector, not 1's.
+    f.h.eeh(1).on_mmio_error(0x80000000);
+    CHECK(f.h.eeh(1).mmio_frozen());
+    CHECK(f.h.eeh(2).mmio_frozen());
+    CHECK(f.h.eeh(3).dma_frozen());
+    CHECK(f.h.eeh(3).stats().last_reason == freeze_reason::domain);
+    CHECK_FALSE(f.h.eeh(4).mmio_frozen());
+    // Removing a PE from the domain stops it following.
+    for (unsigned pe = 1; pe <= 3; ++pe) REQUIRE(f.h.eeh_freeze_clear(pe, OPAL_EEH_ACTION_CLEAR_FREEZE_ALL) == OPAL_SUCCESS);
+    REQUIRE(f.h.set_peltv(1, 3, OPAL_REMOVE_PE_FROM_DOMAIN) == OPAL_SUCCESS);
+    f.h.eeh(1).on_mmio_error(0x80000000);
+    CHECK(f.h.eeh(2).mmio_frozen());
+    CHECK_FALSE(f.h.eeh(3).mmio_frozen());
+    // An IODA table reset empties every vector.
+    REQUIRE(f.h.pci_reset(0, OPAL_RESET_PCI_IODA_TABLE, OPAL_ASSERT_RESET) == OPAL_SUCCESS);
+    CHECK_FALSE(f.h.in_peltv(1, 2));
+}

@@ -14,6 +14,7 @@ const char* to_string(freeze_reason r) {
     case freeze_reason::mmio_error: return "mmio_error";
     case freeze_reason::injected: return "injected";
     case freeze_reason::requested: return "requested";
+    case freeze_reason::domain: return "domain";
     }
     return "unknown";
 }
@@ -41,6 +42,7 @@ void eeh_pe_state::freeze(freeze_reason why, u64 addr) {
     ++m_stats.freezes;
     m_stats.last_reason = why;
     m_stats.last_address = addr;
+    if (why != freeze_reason::domain && m_on_error) m_on_error(addr);
 }
 
 access_class eeh_pe_state::class_of(int func) {

@@ -11,6 +11,8 @@
 #pragma once
 #include "models/iommu/tce/tce_defs.h"
 
+#include <functional>
+
 namespace iommusim::tce {
 
 enum class freeze_reason : u8 {
@@ -24,6 +26,7 @@ enum class freeze_reason : u8 {
     mmio_error,            // an MMIO access the PE's device failed (UR, CA, completion timeout)
     injected,              // an armed error injection fired
     requested,             // EEH_OPT_FREEZE_PE (the OS freezes the PE, e.g. before a reset)
+    domain,                // another PE erred and this one is in its PELT-V (the PHB freezes the domain)
 };
 const char* to_string(freeze_reason r);
 freeze_reason freeze_reason_of(tce_fault f);
@@ -91,6 +94,9 @@ public:
     bool reset_active() const { return m_reset_active; }
     bool eeh_enabled() const { return m_enabled; }
     bool injection_armed() const { return m_armed; }
+    // Told of every error freeze of an unfrozen PE (not a requested one, not a domain one): the PHB spreads
+    // it over the PE's PELT-V.
+    void on_error_freeze(std::function<void(u64 addr)> fn) { m_on_error = std::move(fn); }
     const eeh_statistics& stats() const { return m_stats; }
 
     static access_class class_of(int func);
@@ -100,6 +106,7 @@ private:
 
     bool m_enabled = true;
     bool m_mmio_frozen = false, m_dma_frozen = false, m_reset_active = false;
+    std::function<void(u64)> m_on_error;
     bool m_armed = false;
     injection m_injection;
     eeh_statistics m_stats;

@@ -36,7 +36,24 @@ void phb::reset_tables() {
     m_map.configure_m32(m_params.m32_pci_base, m_params.m32_size, m_params.m32_segments);
     m_windows.assign(size_t(m_params.num_pes) * 2, dma_window_state{});
     m_eeh.assign(m_params.num_pes, eeh_pe_state{});
+    for (unsigned pe = 0; pe < m_params.num_pes; ++pe) m_eeh[pe].on_error_freeze([this, pe](u64 addr) { freeze_domain(pe, addr); });
+    m_peltv.assign(size_t(m_params.num_pes) * m_params.num_pes, false);
     m_m64.assign(m_params.m64_bars, m64_setup{});
+}
+
+i64 phb::set_peltv(unsigned parent_pe, unsigned child_pe, u8 state) {
+    if (parent_pe >= m_params.num_pes || child_pe >= m_params.num_pes) return OPAL_PARAMETER;
+    if (state != OPAL_ADD_PE_TO_DOMAIN && state != OPAL_REMOVE_PE_FROM_DOMAIN) return OPAL_PARAMETER;
+    m_peltv[size_t(parent_pe) * m_params.num_pes + child_pe] = state == OPAL_ADD_PE_TO_DOMAIN;
+    return OPAL_SUCCESS;
+}
+
+// The PHB freezes every PE of the erring PE's PELT-V with it (one level: a PE frozen this way does not
+// spread further).
+void phb::freeze_domain(unsigned pe, u64 addr) {
+    const size_t row = size_t(pe) * m_params.num_pes;
+    for (unsigned child = 0; child < m_params.num_pes; ++child)
+        if (child != pe && m_peltv[row + child]) m_eeh[child].freeze(freeze_reason::domain, addr);
 }
 
 // ---- RTT ------------------------------------------------------------------------------------------------

@@ -70,6 +70,9 @@ class phb {
 public:
     // Throws iommusim::input_error for an unusable parameter set (tce_params::validate()).
     explicit phb(const tce_params& p);
+    // The PEs' EEH states call back into their PHB (PELT-V): not copyable.
+    phb(const phb&) = delete;
+    phb& operator=(const phb&) = delete;
 
     const tce_params& params() const { return m_params; }
     void set_listener(phb_listener* l) { m_listener = l; }
@@ -77,6 +80,12 @@ public:
     // ---- OPAL: requester IDs -> PE ------------------------------------------------------------------------
     // opal_pci_set_pe(phb, pe, bdfn, bus_compare, dev_compare, func_compare, OPAL_MAP_PE / OPAL_UNMAP_PE).
     i64 set_pe(unsigned pe, u16 bdfn, bus_compare bcomp, bool compare_device, bool compare_function, int action);
+
+    // opal_pci_set_peltv(phb, parent_pe, child_pe, OPAL_ADD_PE_TO_DOMAIN / OPAL_REMOVE_PE_FROM_DOMAIN): the
+    // PE Lookup Table Vector of parent_pe - the PEs the PHB freezes along with it when it errs (skiboot
+    // phb3_set_peltv: one bit per child PE). OPAL_PARAMETER for a PE out of range or another state.
+    i64 set_peltv(unsigned parent_pe, unsigned child_pe, u8 state);
+    bool in_peltv(unsigned parent_pe, unsigned child_pe) const { return m_peltv[size_t(parent_pe) * m_params.num_pes + child_pe]; }
 
     // ---- OPAL: DMA windows ------------------------------------------------------------------------------------
     // opal_pci_map_pe_dma_window(phb, pe, window_id = 2 * pe + n, levels, table address, bytes of one level,
@@ -164,6 +173,7 @@ private:
     };
     bool valid_window_id(unsigned pe, unsigned window_id) const;
     void reset_tables();
+    void freeze_domain(unsigned pe, u64 addr); // an error froze `pe`: freeze its PELT-V
     void notify_kill(const tce_kill_request& r) {
         if (m_listener) m_listener->tce_kill(r);
     }
@@ -172,6 +182,7 @@ private:
     phb_pe_map m_map;
     std::vector<dma_window_state> m_windows; // 2 per PE, index 2 * pe + n (the TVT)
     std::vector<eeh_pe_state> m_eeh;
+    std::vector<bool> m_peltv; // num_pes x num_pes, row = parent PE
     std::vector<m64_setup> m_m64;
     phb_listener* m_listener = nullptr;
 };

@@ -29,6 +29,10 @@ constexpr i64 OPAL_WRONG_STATE = -14;
 constexpr int OPAL_UNMAP_PE = 0;
 constexpr int OPAL_MAP_PE = 1;
 
+// opal_pci_set_peltv state (OpalPeltvAction).
+constexpr u8 OPAL_REMOVE_PE_FROM_DOMAIN = 0;
+constexpr u8 OPAL_ADD_PE_TO_DOMAIN = 1;
+
 // opal_pci_tce_kill kill_type (the unnamed enum after OPAL_REBOOT_*).
 constexpr int OPAL_PCI_TCE_KILL_PAGES = 0;
 constexpr int OPAL_PCI_TCE_KILL_PE = 1;

@@ -163,11 +163,22 @@ void pnv_ioda_pe::invalidate_pe() {
 // ---- EEH ----------------------------------------------------------------------------------------------------
 
 // pnv_eeh_get_pe_state folded into eeh_pe_get_state's PE states.
-int pnv_ioda_pe::get_state() {
-    u8 fstate = 0;
+int pnv_ioda_pe::freeze_state() {
+    u8 state = 0;
     u16 pcierr = 0, severity = 0;
-    if (m_phb.opal().eeh_freeze_status(m_pe, fstate, pcierr, severity) != tce::OPAL_SUCCESS)
-        return tce::EEH_PE_STATE_STOPPED_IO_DMA; // EEH_STATE_NOT_SUPPORT: neither enabled
+    if (m_phb.opal().eeh_freeze_status(m_pe, state, pcierr, severity) != tce::OPAL_SUCCESS)
+        return tce::OPAL_EEH_STOPPED_TEMP_UNAVAIL;
+    for (pnv_ioda_pe* s : slaves) {
+        u8 fstate = 0;
+        if (m_phb.opal().eeh_freeze_status(s->number(), fstate, pcierr, severity) != tce::OPAL_SUCCESS)
+            return tce::OPAL_EEH_STOPPED_TEMP_UNAVAIL;
+        state = std::max(state, fstate); // "override the result based on the ascending priority"
+    }
+    return state;
+}
+
+int pnv_ioda_pe::get_state() {
+    const int fstate = freeze_state();
     switch (fstate) {
     case tce::OPAL_EEH_STOPPED_NOT_FROZEN: return tce::EEH_PE_STATE_NORMAL;
     case tce::OPAL_EEH_STOPPED_MMIO_FREEZE: return tce::EEH_PE_STATE_UNAVAIL; // DMA enabled, MMIO not
@@ -179,16 +190,17 @@ int pnv_ioda_pe::get_state() {
 
 // eeh_pci_enable(THAW_*) -> pnv_eeh_set_option: nothing to do when already active; OPAL clears one freeze.
 int pnv_ioda_pe::thaw(int opt) {
-    u8 fstate = 0;
-    u16 pcierr = 0, severity = 0;
-    m_phb.opal().eeh_freeze_status(m_pe, fstate, pcierr, severity);
+    int fstate = freeze_state();
     const bool mmio = opt == tce::OPAL_EEH_ACTION_CLEAR_FREEZE_MMIO;
     const bool active = fstate == tce::OPAL_EEH_STOPPED_NOT_FROZEN ||
                         (mmio ? fstate == tce::OPAL_EEH_STOPPED_DMA_FREEZE : fstate == tce::OPAL_EEH_STOPPED_MMIO_FREEZE);
     if (active) return 0;
+    // pnv_ioda_unfreeze_pe: the master, then every slave.
     if (m_phb.opal().eeh_freeze_clear(m_pe, opt) != tce::OPAL_SUCCESS) return -EIO;
+    for (pnv_ioda_pe* s : slaves)
+        if (m_phb.opal().eeh_freeze_clear(s->number(), opt) != tce::OPAL_SUCCESS) return -EIO;
     // eeh_wait_state: the function must be active now.
-    m_phb.opal().eeh_freeze_status(m_pe, fstate, pcierr, severity);
+    fstate = freeze_state();
     const bool now = fstate == tce::OPAL_EEH_STOPPED_NOT_FROZEN ||
                      (mmio ? fstate == tce::OPAL_EEH_STOPPED_DMA_FREEZE : fstate == tce::OPAL_EEH_STOPPED_MMIO_FREEZE);
     return now ? 0 : -EIO;
@@ -201,8 +213,10 @@ int pnv_ioda_pe::set_option(int option) {
     case tce::EEH_OPT_DISABLE: return 0;
     case tce::EEH_OPT_THAW_MMIO: return thaw(tce::OPAL_EEH_ACTION_CLEAR_FREEZE_MMIO);
     case tce::EEH_OPT_THAW_DMA: return thaw(tce::OPAL_EEH_ACTION_CLEAR_FREEZE_DMA);
-    case tce::EEH_OPT_FREEZE_PE:
-        return m_phb.opal().eeh_freeze_set(m_pe, tce::OPAL_EEH_ACTION_SET_FREEZE_ALL) == tce::OPAL_SUCCESS ? 0 : -EIO;
+    case tce::EEH_OPT_FREEZE_PE: // pnv_ioda_freeze_pe: the master, then every slave
+        if (m_phb.opal().eeh_freeze_set(m_pe, tce::OPAL_EEH_ACTION_SET_FREEZE_ALL) != tce::OPAL_SUCCESS) return -EIO;
+        for (pnv_ioda_pe* s : slaves) m_phb.opal().eeh_freeze_set(s->number(), tce::OPAL_EEH_ACTION_SET_FREEZE_ALL);
+        return 0;
     default: return -EINVAL;
     }
 }

@@ -9,6 +9,7 @@
 #include "sim/host/iommu/iommu_table_group.h"
 
 #include <string>
+#include <vector>
 
 namespace iommusim::host {
 
@@ -25,6 +26,10 @@ public:
     bool all = false;
     bool dma_setup_done = false;
     bool bypass_enabled = false;
+    // A compound PE (pnv_ioda_pick_m64_pe): the bus's BARs span several M64 segments, each a PE of its own
+    // (segment n is PE n on PHB3); the first is the master, the others its slaves, frozen and thawed with it.
+    pnv_ioda_pe* master = nullptr;
+    std::vector<pnv_ioda_pe*> slaves;
     static constexpr u64 TCE_BYPASS_BASE = u64(1) << 59; // TVE#1 is selected by PCI address bit 59
 
     // pnv_pci_ioda2_setup_dma_pe: the table group's facts, the default window (setup_default_config) and
@@ -59,6 +64,7 @@ private:
     void set_bypass(bool enable);
     void info(const std::string& msg) const;
     int thaw(int opt);
+    int freeze_state();  // pnv_ioda_get_pe_state: the worst OPAL freeze state of the master and its slaves
 
     pnv_phb& m_phb;
     unsigned m_pe;

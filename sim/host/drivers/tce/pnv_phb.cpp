@@ -60,6 +60,7 @@ void pnv_phb::init() {
     } else {
         m_root_pe = alloc_pe()->number();
     }
+    init_m64();
     m_log.info(fmt::format("pci_bus {:04x}:{:02x}: PHB#{:x} (IODA2 {}): {} PEs, reserved PE#{:x}, root PE#{:x}",
                            m_root.segment, m_root.bus_start, m_global, m_info.phb4 ? "PHB4" : "PHB3",
                            m_info.num_pes, m_info.reserved_pe, m_root_pe));
@@ -67,7 +68,7 @@ void pnv_phb::init() {
 
 // pnv_ioda_configure_pe for a bus PE: opal_pci_set_pe with the bus compare a power-of-two range allows, the
 // reverse map over the whole range (even where the PHB compares the first bus only, as Linux does).
-int pnv_phb::configure_pe(pnv_ioda_pe& pe, unsigned count) {
+int pnv_phb::configure_pe(pnv_ioda_pe& pe, unsigned count, const pci_bus& bus) {
     tce::bus_compare bcomp = tce::bus_compare::all;
     switch (count) {
     case 1: bcomp = tce::bus_compare::all; break;
@@ -87,14 +88,37 @@ int pnv_phb::configure_pe(pnv_ioda_pe& pe, unsigned count) {
                                m_root.segment, pe.bus_start, pe.number(), rc));
         return -ENXIO;
     }
+    set_peltv(pe, bus);
     for (u32 r = rid; r < u32(rid) + (count << 8) && r < m_rmap.size(); ++r) m_rmap[r] = u16(pe.number());
     return 0;
+}
+
+void pnv_phb::set_one_peltv(pnv_ioda_pe& parent, pnv_ioda_pe& child) {
+    auto add = [&](unsigned p, unsigned c) {
+        if (const i64 rc = m_opal.set_peltv(p, c, tce::OPAL_ADD_PE_TO_DOMAIN); rc != tce::OPAL_SUCCESS)
+            m_log.warn(fmt::format("[PE# {:02x}] OPAL error {} adding to parent PELTV", c, rc));
+    };
+    add(parent.number(), child.number());
+    for (pnv_ioda_pe* s : child.slaves) add(parent.number(), s->number()); // the compound's every PE
+}
+
+void pnv_phb::set_peltv(pnv_ioda_pe& pe, const pci_bus& bus) {
+    m_opal.eeh_freeze_clear(pe.number(), tce::OPAL_EEH_ACTION_CLEAR_FREEZE_ALL);
+    for (pnv_ioda_pe* s : pe.slaves) m_opal.eeh_freeze_clear(s->number(), tce::OPAL_EEH_ACTION_CLEAR_FREEZE_ALL);
+    set_one_peltv(pe, pe);
+    for (pnv_ioda_pe* s : pe.slaves) set_one_peltv(*s, pe);
+    // Every bridge above: the PE it belongs to freezes this one when it errs.
+    for (const pci_dev* bridge = bus.self; bridge; bridge = bridge->bus->self) {
+        const u16 parent = m_rmap[u16(bridge->bus->number << 8 | bridge->devfn)];
+        if (parent != IODA_INVALID_PE && m_pes[parent]) set_one_peltv(*m_pes[parent], pe);
+    }
 }
 
 // pnv_ioda_setup_bus_PE.
 pnv_ioda_pe* pnv_phb::setup_bus_pe(pci_bus& bus, bool all) {
     if (m_rmap[u16(bus.number << 8)] != IODA_INVALID_PE) return nullptr; // WARN_ON: already has a PE
-    pnv_ioda_pe* pe = bus.is_root() ? m_pes[m_root_pe].get() : alloc_pe();
+    pnv_ioda_pe* pe = bus.is_root() ? m_pes[m_root_pe].get() : pick_m64_pe(bus, all);
+    if (!pe) pe = alloc_pe();
     if (!pe) {
         m_log.warn(fmt::format("pnv_ioda_setup_bus_PE: Not enough PE# available for PCI bus {:04x}:{:02x}",
                                bus.segment, bus.number));
@@ -110,7 +134,7 @@ pnv_ioda_pe* pnv_phb::setup_bus_pe(pci_bus& bus, bool all) {
     else
         m_log.info(pfx + fmt::format("Secondary bus {:#018x} associated with PE#{:x}", bus.number, pe->number()));
     const unsigned count = all ? unsigned(bus.busn_end - bus.number + 1) : 1;
-    if (configure_pe(*pe, count)) {
+    if (configure_pe(*pe, count, bus)) {
         if (!bus.is_root()) m_pe_alloc[pe->number()] = false;
         return nullptr;
     }
@@ -147,6 +171,7 @@ void pnv_phb::configure_bus(pci_bus& bus) {
     const bool all = bus.self && pci_is_pcie(*bus.self) && pci_pcie_type(*bus.self) == pci::PCI_EXP_TYPE_PCI_BRIDGE;
     m_log.info(fmt::format("pci_bus {:04x}:{:02x}: Configuring PE for bus", bus.segment, bus.number));
     if (bus.devices.empty()) return;
+    reserve_m64_pe(bus, nullptr, all); // the PE numbers the bus's M64 segments pin
     pnv_ioda_pe* pe = setup_bus_pe(bus, all);
     if (pe) setup_pe_seg(*pe, bus);
 }
@@ -172,8 +197,13 @@ void pnv_phb::dma_dev_setup(pci_dev& dev, iommu_groups& groups) {
         m_group_of_pe[pe->number()] = &g;
     }
     if (iommu_group* g = m_group_of_pe[pe->number()]) {
-        const std::string span = pe->all ? fmt::format("buses {:02x}..{:02x}", pe->bus_start, pe->bus_end)
-                                         : fmt::format("bus {:02x}", pe->bus_start);
+        std::string span = pe->all ? fmt::format("buses {:02x}..{:02x}", pe->bus_start, pe->bus_end)
+                                   : fmt::format("bus {:02x}", pe->bus_start);
+        if (!pe->slaves.empty()) {
+            span += ", a compound PE with";
+            for (const pnv_ioda_pe* s : pe->slaves) span += fmt::format(" PE#{:x}", s->number());
+            span += " for its BARs' M64 segments";
+        }
         groups.add_device(*g, dev,
                           fmt::format("{}: PE#{:x} of PHB#{:x} (domain{}-pe{:x}) is {}: one IOMMU group per "
                                       "Partitionable Endpoint",
@@ -247,6 +277,78 @@ int pnv_phb::msi_setup(const pci_dev& dev, unsigned count, u8 first_vector, bool
         out.push_back(m);
     }
     return 0;
+}
+
+// pnv_ioda2_init_m64: the last available BAR covers the M64 window in split mode (segment n = PE n).
+void pnv_phb::init_m64() {
+    if (!m_info.m64_size || !m_info.m64_bars) {
+        m_log.info(fmt::format("pci_bus {:04x}:{:02x}:  No <ibm,opal-m64-window>", m_root.segment, m_root.bus_start));
+        return;
+    }
+    const unsigned bar = m_info.m64_bars - 1;
+    i64 rc = m_opal.set_phb_mem_window(tce::OPAL_M64_WINDOW_TYPE, bar, m_info.m64_base, m_info.m64_size);
+    const char* what = "configuring";
+    if (rc == tce::OPAL_SUCCESS) {
+        rc = m_opal.phb_mmio_enable(tce::OPAL_M64_WINDOW_TYPE, bar, tce::OPAL_ENABLE_M64_SPLIT);
+        what = "enabling";
+    }
+    if (rc != tce::OPAL_SUCCESS) {
+        m_log.warn(fmt::format("  Failure {} {} M64 BAR#{}", rc, what, bar));
+        m_opal.phb_mmio_enable(tce::OPAL_M64_WINDOW_TYPE, bar, tce::OPAL_DISABLE_M64);
+        return;
+    }
+    m_m64_segsize = m_info.m64_size / m_info.num_pes;
+    m_log.info(fmt::format(" MEM {:#018x}..{:#018x} (M64 #0..{})", m_info.m64_base, m_info.m64_base + m_info.m64_size - 1,
+                           m_info.m64_bars - 1));
+    m_log.info(fmt::format(" Using M64 #{} as default window", bar));
+}
+
+// pnv_pci_is_m64: the resource lies in the M64 window.
+bool pnv_phb::is_m64(const pci_resource& r) const {
+    return m_m64_segsize && !r.io && r.size && r.base >= m_info.m64_base && r.base - m_info.m64_base < m_info.m64_size;
+}
+
+// pnv_ioda_reserve_dev_m64_pe: every M64 segment a BAR (or ROM) of the device touches.
+void pnv_phb::reserve_dev_m64_pe(const pci_dev& dev, std::vector<bool>* bitmap) {
+    for (const pci_resource& r : dev.resources) {
+        if (!is_m64(r)) continue;
+        const u64 start = (r.base - m_info.m64_base) / m_m64_segsize * m_m64_segsize;
+        const u64 end = (r.base + r.size - 1 - m_info.m64_base + m_m64_segsize - 1) / m_m64_segsize * m_m64_segsize;
+        for (u64 segno = start / m_m64_segsize; segno < end / m_m64_segsize && segno < m_info.num_pes; ++segno) {
+            if (bitmap) (*bitmap)[segno] = true;
+            else reserve_pe(unsigned(segno));
+        }
+    }
+}
+
+void pnv_phb::reserve_m64_pe(const pci_bus& bus, std::vector<bool>* bitmap, bool all) {
+    for (const pci_dev* dev : bus.devices) {
+        reserve_dev_m64_pe(*dev, bitmap);
+        if (all && dev->subordinate) reserve_m64_pe(*dev->subordinate, bitmap, all);
+    }
+}
+
+// pnv_ioda_pick_m64_pe: the first segment's PE is the master, the others its slaves.
+pnv_ioda_pe* pnv_phb::pick_m64_pe(const pci_bus& bus, bool all) {
+    if (bus.is_root() || !m_m64_segsize) return nullptr;
+    std::vector<bool> segs(m_info.num_pes, false);
+    reserve_m64_pe(bus, &segs, all);
+    pnv_ioda_pe* master = nullptr;
+    for (unsigned n = 0; n < m_info.num_pes; ++n) {
+        if (!segs[n]) continue;
+        if (!m_pes[n]) init_pe(n);
+        pnv_ioda_pe* pe = m_pes[n].get();
+        if (!master) {
+            master = pe;
+        } else {
+            pe->master = master;
+            master->slaves.push_back(pe);
+        }
+    }
+    if (master && !master->slaves.empty())
+        m_log.info(fmt::format("pci_bus {:04x}:{:02x}: compound PE#{:x} with {} slave PE(s) for its M64 segments",
+                               bus.segment, bus.number, master->number(), master->slaves.size()));
+    return master;
 }
 
 void pnv_phb::msi_free_sources(u32 first, unsigned count) {

@@ -7,7 +7,8 @@
 // bridge - one PE for the bus and every bus under it (PNV_IODA_PE_BUS_ALL, matched by bus-number bits, so
 // the range must be 1, 2, 4 .. 32 buses; otherwise the PHB matches the first bus only while the kernel's
 // reverse map still claims the range). The root bus takes the PE picked at PHB init (next to the reserved
-// PE), others are allocated from the top down. A PE's DMA - and with it its IOMMU group - is set up by
+// PE), a bus whose BARs sit in M64 segments takes those segments' PEs (segment n is PE n; several make a
+// compound PE), others are allocated from the top down. A PE's DMA - and with it its IOMMU group - is set up by
 // its first device that is not a bridge; bridges added before that stay outside any group.
 #pragma once
 #include "sim/host/drivers/tce/pnv_ioda_pe.h"
@@ -30,6 +31,7 @@ class iommu_groups;
 struct iommu_group;
 struct pci_bus;
 struct pci_dev;
+struct pci_resource;
 
 class pnv_phb {
 public:
@@ -76,9 +78,20 @@ private:
     pnv_ioda_pe* alloc_pe();
     void configure_bus(pci_bus& bus);
     pnv_ioda_pe* setup_bus_pe(pci_bus& bus, bool all);
-    int configure_pe(pnv_ioda_pe& pe, unsigned count);
+    int configure_pe(pnv_ioda_pe& pe, unsigned count, const pci_bus& bus);
+    // pnv_ioda_set_peltv(phb, pe, true): the PE (and a compound PE's slaves) in its own PELT-V, each slave
+    // erring freezes the master, and the PE of every bridge above it freezes it too.
+    void set_peltv(pnv_ioda_pe& pe, const pci_bus& bus);
+    void set_one_peltv(pnv_ioda_pe& parent, pnv_ioda_pe& child);
     void setup_pe_seg(pnv_ioda_pe& pe, pci_bus& bus);
     void msi_free_sources(u32 first, unsigned count);
+    // M64 (pnv_ioda2_init_m64, pnv_ioda_reserve_m64_pe, pnv_ioda_pick_m64_pe): the last BAR splits the M64
+    // window in one segment per PE; a bus whose BARs use M64 segments takes those segments' PEs.
+    void init_m64();
+    bool is_m64(const pci_resource& r) const;
+    void reserve_dev_m64_pe(const pci_dev& dev, std::vector<bool>* bitmap);
+    void reserve_m64_pe(const pci_bus& bus, std::vector<bool>* bitmap, bool all);
+    pnv_ioda_pe* pick_m64_pe(const pci_bus& bus, bool all);
 
     pci_host_ops& m_ops;
     tce::phb& m_opal;
@@ -94,6 +107,7 @@ private:
     std::vector<u16> m_rmap;                         // RID -> PE (pe_rmap)
     std::vector<iommu_group*> m_group_of_pe;
     std::vector<int> m_msi_vector;                   // MSI source -> host vector, -1 free (msi_bmp)
+    u64 m_m64_segsize = 0;                           // 0: no M64 window in use
 };
 
 } // namespace iommusim::host
