@@ -1,5 +1,6 @@
 // Testbench of the platform builder: firmware view, address map, configuration errors and scale.
 #include "models/iommu/amdvi/tlm/amdvi_unit.h"
+#include "models/iommu/tce/tlm/phb_iommu.h"
 #include "models/pci/cfg/pci_regs.h"
 #include "models/pci/dma_engine.h"
 #include "models/pci/intel_pch_lpc.h"
@@ -425,4 +426,40 @@ TEST_CASE("firmware assignment: an aperture too small names the function", "[pla
         CHECK(e.location() == "/root_buses/0/devices/0");
         CHECK_THAT(e.message(), Catch::Contains("does not fit"));
     }
+}
+
+TEST_CASE("preset boots through the fabric: powernv-testbed", "[platform][preset]") { boot_preset("powernv-testbed"); }
+
+// powernv: the kernel reaches the PHB both ways Linux does - OPAL calls (C++) and the PHB3 TCE Kill register
+// (an MMIO write on the system bus) - and the host bridge asks the PHB before every access to a PE's BAR.
+TEST_CASE("powernv: TCE kills through the PHB3 register and a frozen PE's BAR reads all ones", "[platform][powernv]") {
+    const auto desc = platforms::load_preset("powernv-testbed");
+    host::tlm_machine m(desc);
+    host::kernel k(m.ops());
+    k.boot();
+    INFO(k.log().text());
+    REQUIRE(k.tce_iommu());
+    tce::phb_iommu* phb = m.platform().phb_of_root(1);
+    REQUIRE(phb != nullptr);
+    // set_window kills the PE's TCE cache through the register (pnv_pci_phb3_tce_invalidate_pe).
+    CHECK(phb->stats().register_writes > 0);
+    CHECK(phb->stats().tce_kills == phb->stats().register_writes);
+    const host::pci_dev* dma2 = k.find(bdf{1, 3, 0});
+    REQUIRE(dma2 != nullptr);
+    const unsigned pe = k.pnv_phb_of(*dma2)->pe_of(*dma2)->number();
+    const auto bar = m.platform().bar_address("dma2", 0);
+    REQUIRE(bar);
+    // Memory decode on, as a driver's pci_enable_device would.
+    m.ops().config_write(1, 3, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    CHECK(m.ops().mmio_read(*bar, 4) == 0x454d4144);
+    phb->firmware().eeh(pe).freeze(tce::freeze_reason::mmio_error, *bar);
+    CHECK(m.ops().mmio_read(*bar, 4) == 0xffffffff);
+    CHECK(phb->stats().mmio_all_ones == 1);
+    // The PE below the other downstream port is untouched.
+    const auto bar3 = m.platform().bar_address("dma3", 0);
+    REQUIRE(bar3);
+    m.ops().config_write(1, 4, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    CHECK(m.ops().mmio_read(*bar3, 4) == 0x454d4144);
+    REQUIRE(phb->firmware().eeh_freeze_clear(pe, tce::OPAL_EEH_ACTION_CLEAR_FREEZE_ALL) == tce::OPAL_SUCCESS);
+    CHECK(m.ops().mmio_read(*bar, 4) == 0x454d4144);
 }
