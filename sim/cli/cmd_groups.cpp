@@ -41,6 +41,7 @@ int run_groups(const groups_args& a) {
     if (a.iommu == "intel") opt.iommu = host::firmware_iommu::dmar;
     if (a.iommu == "amd") opt.iommu = host::firmware_iommu::ivrs;
     if (a.iommu == "spapr") opt.iommu = host::firmware_iommu::spapr;
+    if (a.iommu == "powernv") opt.iommu = host::firmware_iommu::opal;
     if (a.iommu == "none") opt.iommu = host::firmware_iommu::none;
 
     // Load the expectation before the (longer) simulation, so a bad file fails fast.
@@ -48,7 +49,9 @@ int run_groups(const groups_args& a) {
     if (!a.expect.empty()) expected = std::make_unique<expected_groups>(load_expected_groups(a.expect));
     if (expected && a.ignore_numbering) expected->ids.clear();
 
-    const auto desc = a.lspci.empty() ? load_platform_ref(a.platform, "") : load_lspci_ref(a.lspci, "");
+    auto desc = a.lspci.empty() ? load_platform_ref(a.platform, "") : load_lspci_ref(a.lspci, "");
+    // powernv is hardware, not only firmware's word: the machine gets a PHB per root bus.
+    if (a.iommu == "powernv") desc.iommu = platforms::iommu_kind::powernv;
     const group_result r = analyze_groups(desc, opt);
 
     if (a.json) {
@@ -91,7 +94,7 @@ void add_groups_command(CLI::App& app, int& rc) {
         ->allow_extra_args(false);
     cmd->add_flag("--assign-busses", a->assign_busses, "pci=assign-busses: renumber every bridge");
     cmd->add_option("--iommu", a->iommu, "override the firmware's IOMMU")
-        ->check(CLI::IsMember({"intel", "amd", "spapr", "none"}));
+        ->check(CLI::IsMember({"intel", "amd", "spapr", "powernv", "none"}));
     cmd->add_option("--expect", a->expect,
                     "expected groups (JSON; group numbers are checked too when the file states them); "
                     "exit 1 and print the difference if they differ");

@@ -54,6 +54,7 @@ group_result collect_groups(const platforms::platform_desc& platform, host::tlm_
     case host::firmware_iommu::dmar: r.iommu = "intel"; break;
     case host::firmware_iommu::ivrs: r.iommu = "amd"; break;
     case host::firmware_iommu::spapr: r.iommu = "spapr"; break;
+    case host::firmware_iommu::opal: r.iommu = "powernv"; break;
     case host::firmware_iommu::none: r.iommu = "none"; break;
     }
     if (!k.iommu_enabled()) r.iommu = "none";
