@@ -13,18 +13,17 @@
 // and at least 10 million translated reads per host second in functional mode.
 //
 //   build/benchmarks/bench_dma
+#include "benchmarks/dma_reads.h"
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "models/iommu/vtd/vtd_defs.h"
 #include "models/iommu/vtd/vtd_regs.h"
 #include "sim/memory/system_memory.h"
 #include "sim/tlm/address_router.h"
 #include "sim/tlm/payload_data.h"
-#include "sim/tlm/pci_extension.h"
 
 #include <benchmark/benchmark.h>
 
 #include <memory>
-#include <random>
 #include <tlm_utils/simple_initiator_socket.h>
 
 namespace {
@@ -119,21 +118,6 @@ struct system {
         sc_core::sc_time d = sc_core::SC_ZERO_TIME;
         s->b_transport(gp, d);
     }
-
-    // One 64-byte read from the device; false on an error response.
-    bool read(tlm_utils::simple_initiator_socket<initiator>& s, u64 addr) {
-        unsigned char data[64];
-        tlm::tlm_generic_payload gp;
-        tlmx::init_payload(gp, tlm::TLM_READ_COMMAND, addr, data, 64);
-        tlmx::pci_extension ext;
-        ext.request = tlmx::pci_request::dma;
-        ext.requester_id = k_sid;
-        tlmx::scoped_extension scope(gp, &ext);
-        sc_core::sc_time d = now;
-        s->b_transport(gp, d);
-        now = d;
-        return gp.is_response_ok();
-    }
 };
 
 system& sys() {
@@ -143,20 +127,9 @@ system& sys() {
 
 void run(benchmark::State& state, tlm_utils::simple_initiator_socket<initiator>& s, u64 base, u64 span, bool random,
          const vtd_unit* unit) {
-    std::mt19937_64 rng(1);
-    const u64 pages = span / PAGE_SIZE;
-    u64 i = 0, errors = 0;
-    const u64 walks0 = unit ? unit->stats().page_walks : 0, hits0 = unit ? unit->stats().iotlb_hits : 0;
-    for (auto _ : state) {
-        const u64 page = random ? rng() % pages : i++ % pages;
-        errors += !sys().read(s, base + page * PAGE_SIZE + (i & 63) * 64 % PAGE_SIZE);
-    }
-    state.SetItemsProcessed(state.iterations());
-    if (errors) state.SkipWithError("DMA read failed");
-    if (unit) {
-        const double walks = double(unit->stats().page_walks - walks0), hits = double(unit->stats().iotlb_hits - hits0);
-        state.counters["walk_fraction"] = walks / std::max(1.0, walks + hits);
-    }
+    std::function<std::pair<u64, u64>()> counters;
+    if (unit) counters = [unit] { return std::pair<u64, u64>{unit->stats().page_walks, unit->stats().iotlb_hits}; };
+    bench::run_reads(state, s, base, span, random, k_sid, sys().now, counters);
 }
 
 void no_iommu(benchmark::State& state) { run(state, sys().cpu->direct, k_phys, 16 * PAGE_SIZE, false, nullptr); }
@@ -182,10 +155,5 @@ BENCHMARK(page_walk_functional);
 } // namespace
 
 extern "C" int sc_main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    sys(); // elaborate before the first benchmark
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return iommusim::bench::run_benchmarks(argc, argv, [] { sys(); });
 }

@@ -13,18 +13,17 @@
 //   tce_walk/...          the same over 64 MiB at random (almost every read fetches its TCEs)
 //
 //   build/benchmarks/bench_tce
+#include "benchmarks/dma_reads.h"
 #include "models/iommu/tce/phb_opal.h"
 #include "models/iommu/tce/tce_defs.h"
 #include "models/iommu/tce/tlm/phb_iommu.h"
 #include "sim/memory/system_memory.h"
 #include "sim/tlm/address_router.h"
 #include "sim/tlm/payload_data.h"
-#include "sim/tlm/pci_extension.h"
 
 #include <benchmark/benchmark.h>
 
 #include <memory>
-#include <random>
 #include <tlm_utils/simple_initiator_socket.h>
 
 namespace {
@@ -107,20 +106,6 @@ struct system {
             h.map_pe_dma_window_real(k_pe, 2 * k_pe + 1, u64(1) << TVE_SELECT_BIT, u64(16) << 30) != OPAL_SUCCESS)
             throw std::runtime_error("bench_tce: OPAL refused the set-up");
     }
-
-    bool read(tlm_utils::simple_initiator_socket<initiator>& s, u64 addr) {
-        unsigned char data[64];
-        tlm::tlm_generic_payload gp;
-        tlmx::init_payload(gp, tlm::TLM_READ_COMMAND, addr, data, 64);
-        tlmx::pci_extension ext;
-        ext.request = tlmx::pci_request::dma;
-        ext.requester_id = k_rid;
-        tlmx::scoped_extension scope(gp, &ext);
-        sc_core::sc_time d = now;
-        s->b_transport(gp, d);
-        now = d;
-        return gp.is_response_ok();
-    }
 };
 
 system& sys() {
@@ -130,20 +115,9 @@ system& sys() {
 
 void run(benchmark::State& state, tlm_utils::simple_initiator_socket<initiator>& s, u64 base, u64 span, bool random,
          const phb_iommu* unit) {
-    std::mt19937_64 rng(1);
-    const u64 pages = span / PAGE;
-    u64 i = 0, errors = 0;
-    const u64 walks0 = unit ? unit->stats().tce_walks : 0, hits0 = unit ? unit->stats().tce_cache_hits : 0;
-    for (auto _ : state) {
-        const u64 page = random ? rng() % pages : i++ % pages;
-        errors += !sys().read(s, base + page * PAGE + (i & 63) * 64 % PAGE);
-    }
-    state.SetItemsProcessed(state.iterations());
-    if (errors) state.SkipWithError("DMA read failed");
-    if (unit) {
-        const double walks = double(unit->stats().tce_walks - walks0), hits = double(unit->stats().tce_cache_hits - hits0);
-        state.counters["walk_fraction"] = walks / std::max(1.0, walks + hits);
-    }
+    std::function<std::pair<u64, u64>()> counters;
+    if (unit) counters = [unit] { return std::pair<u64, u64>{unit->stats().tce_walks, unit->stats().tce_cache_hits}; };
+    bench::run_reads(state, s, base, span, random, k_rid, sys().now, counters);
 }
 
 constexpr u64 k_bypass = u64(1) << TVE_SELECT_BIT;
@@ -176,10 +150,5 @@ BENCHMARK(tce_walk_functional);
 } // namespace
 
 extern "C" int sc_main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    sys();
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return iommusim::bench::run_benchmarks(argc, argv, [] { sys(); });
 }

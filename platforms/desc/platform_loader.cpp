@@ -217,54 +217,36 @@ private:
             p.p2p_between_root_ports = m_in.get_bool(j["p2p_between_root_ports"], json_ptr(ptr, "p2p_between_root_ports"));
         if (j.contains("memory")) memory(j["memory"], json_ptr(ptr, "memory"), p.memory);
         if (j.contains("vtd_units")) p.vtd_units = m_in.get_bool(j["vtd_units"], json_ptr(ptr, "vtd_units"));
-        if (j.contains("vtd")) {
-            // Checked here by name, type and range (and as a whole), so `validate` reports what the
-            // platform would only find when it builds the units.
-            const std::string vp = json_ptr(ptr, "vtd");
-            m_in.require_object(j["vtd"], vp);
-            vtd::vtd_unit_params scratch;
-            for (const auto& [name, value] : j["vtd"].items())
-                vtd::set_vtd_unit_param(scratch, name, value, m_in.file(), json_ptr(vp, name));
-            try {
-                scratch.validate();
-            } catch (const input_error& e) {
-                throw input_error(m_in.file(), vp + e.location(), e.message());
-            }
-            p.vtd = j["vtd"];
-        }
+        // Unit parameters are checked here by name, type and range (and as a whole), so `validate` reports what
+        // the platform would only find when it builds the units.
+        unit_params<vtd::vtd_unit_params>(j, ptr, "vtd", vtd::set_vtd_unit_param, p.vtd);
         addr("amdvi_base", p.amdvi_base);
         if (p.amdvi_base & 0x3fff) m_in.fail(json_ptr(ptr, "amdvi_base"), "the AMD IOMMU register base must be 16 KiB aligned");
         if (j.contains("amdvi_units")) p.amdvi_units = m_in.get_bool(j["amdvi_units"], json_ptr(ptr, "amdvi_units"));
-        if (j.contains("amdvi")) {
-            const std::string ap = json_ptr(ptr, "amdvi");
-            m_in.require_object(j["amdvi"], ap);
-            amdvi::amdvi_unit_params scratch;
-            for (const auto& [name, value] : j["amdvi"].items())
-                amdvi::set_amdvi_unit_param(scratch, name, value, m_in.file(), json_ptr(ap, name));
-            try {
-                scratch.validate();
-            } catch (const input_error& e) {
-                throw input_error(m_in.file(), ap + e.location(), e.message());
-            }
-            p.amdvi = j["amdvi"];
-        }
+        unit_params<amdvi::amdvi_unit_params>(j, ptr, "amdvi", amdvi::set_amdvi_unit_param, p.amdvi);
         addr("phb_reg_base", p.phb_reg_base);
         if (p.phb_reg_base & (tce::PHB_REGS_STRIDE - 1))
             m_in.fail(json_ptr(ptr, "phb_reg_base"), "the PHB register base must be 1 MiB aligned");
-        if (j.contains("tce")) {
-            const std::string tp = json_ptr(ptr, "tce");
-            m_in.require_object(j["tce"], tp);
-            tce::tce_unit_params scratch;
-            for (const auto& [name, value] : j["tce"].items())
-                tce::set_tce_unit_param(scratch, name, value, m_in.file(), json_ptr(tp, name));
-            try {
-                scratch.validate();
-            } catch (const input_error& e) {
-                throw input_error(m_in.file(), tp + e.location(), e.message());
-            }
-            p.tce = j["tce"];
-        }
+        unit_params<tce::tce_unit_params>(j, ptr, "tce", tce::set_tce_unit_param, p.tce);
         return p;
+    }
+
+    // "params"."<key>": an IOMMU unit's parameters by their describe names, kept as JSON for the platform.
+    template <class Params>
+    void unit_params(const json& j, const std::string& ptr, const char* key,
+                     void (*set)(Params&, const std::string&, const json&, const std::string&, const std::string&),
+                     json& out) {
+        if (!j.contains(key)) return;
+        const std::string up = json_ptr(ptr, key);
+        m_in.require_object(j[key], up);
+        Params scratch;
+        for (const auto& [name, value] : j[key].items()) set(scratch, name, value, m_in.file(), json_ptr(up, name));
+        try {
+            scratch.validate();
+        } catch (const input_error& e) {
+            throw input_error(m_in.file(), up + e.location(), e.message());
+        }
+        out = j[key];
     }
 
     // "params"."memory": system memory below the host bridges (memory_model_info describes each field).

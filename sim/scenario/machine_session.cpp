@@ -389,6 +389,16 @@ void machine_session::dma(const machine_step& m, step_result& out) {
     out.messages.push_back("DMA " + what);
 }
 
+// A forged message: a plain 4-byte memory write of the data to the address.
+void machine_session::send_forged_msi(pci::dma_engine_driver& drv, u64 address, u32 data) {
+    pci::dma_engine_driver::operation op;
+    op.op = pci::dma_engine::OP_FILL;
+    op.dst = address;
+    op.len = 4;
+    op.pattern = data;
+    drv.run(op);
+}
+
 // Writes a composed message into the device's MSI capability and enables it (pci_msi_domain_write_msg +
 // enable), as the kernel does for the device's driver.
 void machine_session::program_msi(host::pci_dev& dev, const host::msi_msg& msg) {
@@ -425,12 +435,7 @@ void machine_session::phb_msi(const machine_step& m, host::pci_dev& dev, pci::dm
         drv.send_msi(0);
         out.messages.push_back(fmt::format("MSI message {:#x}/{:#x} from OPAL", msgs[0].address(), msgs[0].data));
     } else {
-        pci::dma_engine_driver::operation op;
-        op.op = pci::dma_engine::OP_FILL;
-        op.dst = *m.msi_address;
-        op.len = 4;
-        op.pattern = *m.msi_data;
-        drv.run(op);
+        send_forged_msi(drv, *m.msi_address, *m.msi_data);
     }
     const bool delivered = p.phb_interrupts().size() > before;
     if (!delivered)
@@ -476,13 +481,7 @@ void machine_session::msi(const machine_step& m, step_result& out) {
         out.messages.push_back(fmt::format("MSI message {:#x}/{:#x}{}", rm.msgs[0].address(), rm.msgs[0].data,
                                            rm.index >= 0 ? fmt::format(" (IRTE {})", rm.index) : ""));
     } else {
-        // A forged message: a plain 4-byte memory write of the data to the address.
-        pci::dma_engine_driver::operation op;
-        op.op = pci::dma_engine::OP_FILL;
-        op.dst = *m.msi_address;
-        op.len = 4;
-        op.pattern = *m.msi_data;
-        drv.run(op);
+        send_forged_msi(drv, *m.msi_address, *m.msi_data);
     }
     collect_faults();
     const bool delivered = !m_device_interrupts.empty();

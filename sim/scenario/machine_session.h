@@ -60,6 +60,7 @@ private:
     void msi(const machine_step& m, step_result& out);
     void phb_msi(const machine_step& m, host::pci_dev& dev, pci::dma_engine_driver& drv, step_result& out);
     void program_msi(host::pci_dev& dev, const host::msi_msg& msg);
+    static void send_forged_msi(pci::dma_engine_driver& drv, u64 address, u32 data);
     void inject(const machine_step& m, step_result& out);
     void expect_fault(const machine_step& m, step_result& out);
     void expect_no_fault(const machine_step& m, step_result& out);
