@@ -20,7 +20,11 @@ kernel::kernel(pci_host_ops& ops, kernel_options options)
     m_drivers = std::make_unique<driver_binding>(*this);
 }
 
-kernel::~kernel() = default;
+kernel::~kernel() {
+    // Domains go before the drivers and PEs they program.
+    m_drivers.reset();
+    m_iommu_core.reset();
+}
 
 void kernel::boot() {
     if (m_booted) return;
@@ -150,6 +154,13 @@ void kernel::init_powernv() {
                 phb->dma_dev_setup(*dev, *m_groups);
                 break;
             }
+    // The PEs behind the host IOMMU API (the simulator's; 6.1 has no iommu_ops on powernv: see the TCE README).
+    if (m_pnv.empty() || !m_options.iommu_driver) return;
+    m_pnv_driver = std::make_unique<pnv_iommu_driver>(m_pnv, m_ops, *m_pages, m_log);
+    auto core = std::make_unique<iommu_core>(*this, m_log, iommu_core_options{m_options.iommu_passthrough});
+    core->add_driver(*m_pnv_driver);
+    core->probe();
+    m_iommu_core = std::move(core);
 }
 
 pnv_phb* kernel::pnv_phb_of(const pci_dev& dev) const {

@@ -9,6 +9,7 @@
 //   k.log().text();                            // dmesg
 #pragma once
 #include "sim/host/drivers/amdvi/amd_iommu_driver.h"
+#include "sim/host/drivers/tce/pnv_iommu_driver.h"
 #include "sim/host/drivers/tce/pnv_phb.h"
 #include "sim/host/drivers/vtd/vtd_driver.h"
 #include "sim/host/iommu/iommu_core.h"
@@ -127,6 +128,7 @@ private:
     std::unique_ptr<amd_iommu_driver> m_amdvi;
     std::unique_ptr<iommu_core> m_iommu_core;
     std::vector<std::unique_ptr<pnv_phb>> m_pnv;
+    std::unique_ptr<pnv_iommu_driver> m_pnv_driver;
     std::unique_ptr<driver_binding> m_drivers;
     bool m_booted = false;
 };

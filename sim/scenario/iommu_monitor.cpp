@@ -2,6 +2,7 @@
 
 #include "models/iommu/amdvi/amdvi_defs.h"
 #include "models/iommu/amdvi/tlm/amdvi_unit.h"
+#include "models/iommu/tce/tlm/phb_iommu.h"
 #include "models/iommu/vtd/tlm/vtd_unit.h"
 #include "platforms/platform.h"
 #include "sim/host/kernel.h"
@@ -38,6 +39,29 @@ void add_requests(std::map<std::string, u64>& m, const Stats& s) {
     m["interrupts_remapped"] = s.interrupts_remapped;
     m["interrupts_passed"] = s.interrupts_passed;
     m["interrupts_blocked"] = s.interrupts_blocked;
+}
+
+// A PHB's counters (phb_iommu::statistics) under the common names where they exist.
+std::map<std::string, u64> phb_stats(const tce::phb_iommu::statistics& s) {
+    std::map<std::string, u64> m;
+    add_cache(m, "tce_cache", s.tce_cache);
+    add_cache(m, "rtc", s.rtc);
+    m["dma_requests"] = s.dma_requests;
+    m["translated"] = s.translated;
+    m["passed_through"] = s.bypassed;
+    m["faulted"] = s.faulted;
+    m["dma_blocked"] = s.dma_blocked;
+    m["freezes"] = s.freezes;
+    m["walks"] = s.tce_walks;
+    m["tce_kills"] = s.tce_kills;
+    m["interrupts"] = s.msi_received;
+    m["interrupts_passed"] = s.msi_delivered;
+    u64 rejected = 0;
+    for (const auto& [v, n] : s.msi_rejected) rejected += n;
+    m["interrupts_blocked"] = rejected;
+    m["mmio_all_ones"] = s.mmio_all_ones;
+    m["mmio_dropped"] = s.mmio_dropped;
+    return m;
 }
 
 // AMD-Vi IO_PAGE_FAULT flags as Linux prints them (event[1] 27:16): RW is bit 5.
@@ -116,6 +140,23 @@ void iommu_monitor::collect(bool unit_interrupt, std::vector<fault_seen>& out) {
             }
         }
     }
+    // POWER: an error froze a PE (the EEH event the kernel's eeh_ops->next_error finds); one record per
+    // error freeze, with the access that caused it.
+    const auto& phbs = m_platform.phbs();
+    if (!phbs.empty()) {
+        size_t slot = 0;
+        for (unsigned i = 0; i < phbs.size(); ++i) {
+            const tce::phb& h = phbs[i]->firmware();
+            for (unsigned pe = 0; pe < h.num_pes(); ++pe, ++slot) {
+                if (m_seen.size() <= slot) m_seen.resize(slot + 1, 0);
+                const tce::eeh_statistics& st = h.eeh(pe).stats();
+                if (st.freezes == m_seen[slot]) continue;
+                m_seen[slot] = st.freezes;
+                out.push_back({i, st.last_rid, u32(st.last_reason), tce::to_string(st.last_reason),
+                               st.last_address & ~u64(0xfff), st.last_write, fmt::format("PE#{:x} frozen", pe)});
+            }
+        }
+    }
     if (host::amd_iommu_driver* a = m_kernel.amdvi()) {
         if (unit_interrupt) a->handle_events();
         m_seen.resize(a->units().size(), 0);
@@ -136,6 +177,8 @@ std::map<std::string, u64> iommu_monitor::stats(unsigned iommu) const {
     if (!vtd_units.empty()) return iommu < vtd_units.size() ? vtd_stats(vtd_units[iommu]->stats()) : std::map<std::string, u64>{};
     const auto& amd_units = m_platform.amdvi_units();
     if (iommu < amd_units.size()) return amdvi_stats(amd_units[iommu]->stats());
+    const auto& phbs = m_platform.phbs();
+    if (iommu < phbs.size()) return phb_stats(phbs[iommu]->stats());
     return {};
 }
 

@@ -1,6 +1,7 @@
 #include "sim/scenario/machine_step.h"
 
 #include "models/iommu/amdvi/amdvi_defs.h"
+#include "models/iommu/tce/eeh_pe_state.h"
 #include "models/iommu/vtd/vtd_fault.h"
 #include "platforms/desc/json_fields.h"
 
@@ -99,9 +100,17 @@ void parse_reason(const json_fields& in, const nlohmann::json& v, const std::str
                 return;
             }
         }
+        // POWER: the reason an error froze the PE (tce::freeze_reason).
+        for (unsigned r = 1; r <= unsigned(tce::freeze_reason::domain); ++r)
+            if (name == tce::to_string(tce::freeze_reason(r))) {
+                s.reason_name = name;
+                return;
+            }
         if (name.rfind("0x", 0) != 0 && (name.empty() || name[0] < '0' || name[0] > '9'))
-            in.fail(ptr, fmt::format("\"{}\" is neither a fault reason number nor a VT-d fault reason or AMD-Vi "
-                                     "event name (e.g. \"read_not_allowed\", \"IO_PAGE_FAULT\")", name));
+            in.fail(ptr, fmt::format("\"{}\" is neither a fault reason number nor a VT-d fault reason, AMD-Vi "
+                                     "event or EEH freeze reason name (e.g. \"read_not_allowed\", \"IO_PAGE_FAULT\", "
+                                     "\"dma_tce_invalid\")",
+                                     name));
     }
     const u64 r = in.get_uint(v, ptr, 0xff);
     if (std::string(vtd::fault_reason_name(vtd::fault_reason(r))) == "unknown" &&

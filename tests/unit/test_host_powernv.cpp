@@ -292,3 +292,62 @@ TEST_CASE("powernv: M64 segments pick the PE of a bus with 64-bit prefetchable B
     CHECK(f.phb(0).eeh(4).dma_frozen());
     CHECK(f.phb(0).eeh(251).dma_frozen());
 }
+
+TEST_CASE("powernv: the host IOMMU API over PEs - TCE windows as a domain's geometry", "[host][powernv][iommu]") {
+    power_fabric f(1);
+    auto& rp = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), 0);
+    auto& up = f.below(rp, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
+    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
+    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    f.below(dn0, 0x00, endpoint());
+    f.below(dn1, 0x00, endpoint());
+    auto k = boot(f);
+    host::iommu_core* core = k->iommu();
+    REQUIRE(core != nullptr);
+    const host::pci_dev& a = *k->find(B("0000:03:00.0"));
+    const host::pci_dev& b = *k->find(B("0000:04:00.0"));
+    CHECK(core->capable(a, host::iommu_cap::cache_coherency));
+    // The default domain is the kernel's own configuration: the PE's default window.
+    REQUIRE(core->default_domain(a.group) != nullptr);
+    CHECK(core->default_domain(a.group)->geometry().at(0).size == u64(16) << 30);
+
+    auto d = core->domain_alloc(host::iommu_domain_type::unmanaged, a);
+    REQUIRE(d);
+    REQUIRE(d->geometry().size() == 1);
+    CHECK(d->geometry()[0].start == 0);
+    CHECK(d->geometry()[0].size == 0x80000000);
+    CHECK(d->geometry()[0].pgsize_bitmap == 0x1000);
+    REQUIRE(core->attach_group(d, a.group) == 0);
+    REQUIRE(core->attach_group(d, b.group) == 0);
+    const unsigned pa = pe_of(*k, "0000:03:00.0")->number(), pb = pe_of(*k, "0000:04:00.0")->number();
+    // Both PEs' TVE#0 hold the domain's table; the kernel's bypass is gone.
+    CHECK(f.phb(0).window(pa, 0).window.root == f.phb(0).window(pb, 0).window.root);
+    CHECK(f.phb(0).window(pa, 1).mode == tce::dma_window_state::kind::disabled);
+    REQUIRE(d->map(0x100000, 0x40000000, 0x2000, host::IOMMU_READ | host::IOMMU_WRITE) == 0);
+    CHECK(d->map(0x101000, 0x50000000, 0x1000, host::IOMMU_READ) == -EEXIST);
+    CHECK(d->map(0x80000000, 0x40000000, 0x1000, host::IOMMU_READ) == -EINVAL); // outside the window
+    CHECK(d->iova_to_phys(0x101234) == 0x40001234);
+    // The PHB walks the same table for either PE.
+    const auto r = f.phb(0).route(0x0400, 0x101000);
+    CHECK(r.what == tce::dma_route::kind::translate);
+    CHECK(r.pe == pb);
+    // A 64-bit window created at run time is programmed into both PEs.
+    u64 start = 0;
+    REQUIRE(d->create_window({16, u64(1) << 30, 2}, start) == 0);
+    CHECK(start == u64(1) << 59);
+    CHECK(f.phb(0).window(pb, 1).mode == tce::dma_window_state::kind::tce);
+    REQUIRE(d->map(start + 0x10000, 0x60000000, 0x10000, host::IOMMU_WRITE) == 0);
+    CHECK(d->iova_to_phys(start + 0x10010) == 0x60000010);
+    CHECK(d->create_window({16, u64(1) << 30, 2}, start) == -ENOSPC);
+    REQUIRE(d->remove_window(start) == 0);
+    CHECK(f.phb(0).window(pb, 1).mode == tce::dma_window_state::kind::disabled);
+    CHECK(d->unmap(0x100000, 0x2000) == 0x2000);
+    CHECK(d->iova_to_phys(0x100000) == 0);
+    // Back to the default domain: the kernel's configuration returns.
+    core->detach_group(d, b.group);
+    CHECK(f.phb(0).window(pb, 1).mode == tce::dma_window_state::kind::bypass);
+    CHECK(f.phb(0).window(pb, 0).window.page_shift == 16);
+    CHECK(f.phb(0).window(pa, 0).window.page_shift == 12); // still the domain's
+    core->detach_group(d, a.group);
+    CHECK(f.phb(0).window(pa, 1).mode == tce::dma_window_state::kind::bypass);
+}

@@ -38,6 +38,8 @@ struct eeh_statistics {
     u64 freezes = 0;              // error freezes (unfrozen -> frozen by an error or injection)
     freeze_reason last_reason = freeze_reason::none;
     u64 last_address = 0;         // address of the access that caused the last freeze
+    u16 last_rid = 0;             // its requester, for a DMA error (0 otherwise)
+    bool last_write = false;      // whether it was a write (DMA errors)
     u64 mmio_reads_failed = 0;    // loads answered with all ones while frozen
     u64 mmio_writes_dropped = 0;
     u64 dma_blocked = 0;          // DMAs refused while DMA stopped or in reset
@@ -58,7 +60,14 @@ public:
     // unfrozen PE; a second error while frozen changes nothing.
     void freeze(freeze_reason why, u64 addr = 0);
     // A failed DMA translation (any tce_fault but none) freezes the PE with the matching reason.
-    void on_dma_fault(tce_fault f, u64 addr) { freeze(freeze_reason_of(f), addr); }
+    void on_dma_fault(tce_fault f, u64 addr, u16 rid = 0, bool write = false) {
+        const bool was = m_mmio_frozen || m_dma_frozen;
+        freeze(freeze_reason_of(f), addr);
+        if (!was && f != tce_fault::none) {
+            m_stats.last_rid = rid;
+            m_stats.last_write = write;
+        }
+    }
     void on_mmio_error(u64 addr) { freeze(freeze_reason::mmio_error, addr); }
 
     // --- access gates (the PHB asks before forwarding) -------------------------------------------------

@@ -155,7 +155,8 @@ void phb_iommu::dma_transport(int, tlm::tlm_generic_payload& gp, sc_time& delay)
 void phb_iommu::dma_fault(tlm::tlm_generic_payload& gp, unsigned pe, tce_fault f, u64 addr) {
     ++m_stats.faulted;
     ++m_stats.faults_by_reason[f];
-    m_phb.eeh(pe).on_dma_fault(f, addr);
+    const auto* ext = gp.get_extension<tlmx::pci_extension>();
+    m_phb.eeh(pe).on_dma_fault(f, addr, ext ? ext->requester_id : 0, gp.is_write());
     gp.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
 }
 

@@ -14,6 +14,7 @@
 namespace iommusim::host {
 
 class pnv_phb;
+class pnv_tce_domain;
 
 class pnv_ioda_pe : public iommu_table_group, public eeh_pe_ops, public tce_kill_target {
 public:
@@ -30,6 +31,8 @@ public:
     // (segment n is PE n on PHB3); the first is the master, the others its slaves, frozen and thawed with it.
     pnv_ioda_pe* master = nullptr;
     std::vector<pnv_ioda_pe*> slaves;
+    // The unmanaged domain of the host IOMMU API that has taken the PE, if any (pnv_tce_domain).
+    pnv_tce_domain* user_domain = nullptr;
     static constexpr u64 TCE_BYPASS_BASE = u64(1) << 59; // TVE#1 is selected by PCI address bit 59
 
     // pnv_pci_ioda2_setup_dma_pe: the table group's facts, the default window (setup_default_config) and
