@@ -191,6 +191,10 @@ bool iommu_monitor::inject_skip_invalidations(unsigned n) {
         a->inject_skip_invalidations(n);
         return true;
     }
+    if (m_kernel.tce_iommu()) {
+        for (const auto& phb : m_kernel.pnv_phbs()) phb->inject_skip_kills(n);
+        return true;
+    }
     return false;
 }
 

@@ -146,7 +146,7 @@ void pnv_ioda_pe::release_ownership() { setup_default_config(); }
 
 // pnv_pci_ioda2_tce_invalidate: PHB3 writes one TCE Kill per page, PHB4 asks OPAL.
 void pnv_ioda_pe::invalidate(u64 index, u64 npages, unsigned shift) {
-    if (!npages) return;
+    if (!npages || m_phb.skip_kill()) return;
     const u64 base = tce::PHB3_TCE_KILL_INVAL_ONE | (m_pe & 0xff);
     if (m_phb.info().regs) {
         for (u64 i = index; i < index + npages; ++i) m_phb.write_tce_kill(base | (i << shift));

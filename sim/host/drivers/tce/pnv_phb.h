@@ -62,6 +62,14 @@ public:
     u64 memory_size() const { return m_memory_size; }
     // __raw_writeq_be of a PHB3 TCE Kill value (pnv_pci_phb3_tce_invalidate*); false without registers.
     bool write_tce_kill(u64 value);
+    // Fault injection (scenarios' "skip_iotlb_invalidation"): the next n page-range TCE kills are not sent,
+    // leaving the PHB's TCE cache stale. True when a kill is to be skipped (and counts it).
+    void inject_skip_kills(unsigned n) { m_skip_kills = n; }
+    bool skip_kill() {
+        if (!m_skip_kills) return false;
+        --m_skip_kills;
+        return true;
+    }
 
     // MSIs (pnv_irq_domain_alloc + pnv_msi_compose_msg -> __pnv_pci_ioda_msi_setup): `count` hardware
     // sources from the PHB's MSI bitmap, each given to the device's PE (opal_pci_set_xive_pe) and its
@@ -108,6 +116,7 @@ private:
     std::vector<iommu_group*> m_group_of_pe;
     std::vector<int> m_msi_vector;                   // MSI source -> host vector, -1 free (msi_bmp)
     u64 m_m64_segsize = 0;                           // 0: no M64 window in use
+    unsigned m_skip_kills = 0;
 };
 
 } // namespace iommusim::host
