@@ -69,6 +69,15 @@ pci::function_params endpoint(bool mf = false) {
     return p;
 }
 
+// A root port with a switch below it (buses 1..4): its two downstream ports lead to buses 3 and 4.
+std::pair<fake_fabric::node*, fake_fabric::node*> root_port_and_switch(power_fabric& f, size_t root) {
+    auto& rp = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), root);
+    auto& up = f.below(rp, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
+    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
+    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    return {&dn0, &dn1};
+}
+
 // PHB0: root port -> endpoint (2 functions); root port 00:00.0 only on the root bus.
 // PHB1: root port -> switch up (bus 1) -> two downstream ports (bus 2) -> an endpoint each (bus 3, 4).
 // PHB2: root port -> PCIe-to-PCI bridge (bus 1) -> buses 2..3 (a PCI-PCI bridge on bus 2 leads to bus 3).
@@ -77,10 +86,9 @@ void build(power_fabric& f) {
     f.below(rp0, 0x00, endpoint(true));
     f.below(rp0, 0x01, endpoint());
 
-    auto& rp1 = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), 1);
-    auto& up = f.below(rp1, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
-    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
-    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    auto [dn0p, dn1p] = root_port_and_switch(f, 1);
+    auto& dn0 = *dn0p;
+    auto& dn1 = *dn1p;
     f.below(dn0, 0x00, endpoint());
     f.below(dn1, 0x00, endpoint());
 
@@ -241,10 +249,9 @@ TEST_CASE("powernv: EEH operations through OPAL freeze state", "[host][powernv][
 TEST_CASE("powernv: M64 segments pick the PE of a bus with 64-bit prefetchable BARs, a compound PE",
           "[host][powernv][m64]") {
     power_fabric f(1);
-    auto& rp = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), 0);
-    auto& up = f.below(rp, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
-    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
-    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    auto [dn0p, dn1p] = root_port_and_switch(f, 0);
+    auto& dn0 = *dn0p;
+    auto& dn1 = *dn1p;
     // A GPU-like function whose 512 MiB prefetchable BAR firmware put at M64 segments 4 and 5, and an
     // endpoint with 32-bit BARs only.
     auto gpu = endpoint();
@@ -295,10 +302,9 @@ TEST_CASE("powernv: M64 segments pick the PE of a bus with 64-bit prefetchable B
 
 TEST_CASE("powernv: the host IOMMU API over PEs - TCE windows as a domain's geometry", "[host][powernv][iommu]") {
     power_fabric f(1);
-    auto& rp = f.at_root(0x00, with_buses(fn(function_kind::root_port, 0x1014, 0x03dc), 0, 1, 4), 0);
-    auto& up = f.below(rp, 0x00, with_buses(fn(function_kind::switch_upstream, 0x10b5, 0x8725), 1, 2, 4));
-    auto& dn0 = f.below(up, 0x00, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 3, 3));
-    auto& dn1 = f.below(up, 0x08, with_buses(fn(function_kind::switch_downstream, 0x10b5, 0x8725), 2, 4, 4));
+    auto [dn0p, dn1p] = root_port_and_switch(f, 0);
+    auto& dn0 = *dn0p;
+    auto& dn1 = *dn1p;
     f.below(dn0, 0x00, endpoint());
     f.below(dn1, 0x00, endpoint());
     auto k = boot(f);
