@@ -229,9 +229,6 @@ bool pnv_phb::write_tce_kill(u64 value) {
     return true;
 }
 
-} // namespace iommusim::host
-
-namespace iommusim::host {
 
 int pnv_phb::msi_setup(const pci_dev& dev, unsigned count, u8 first_vector, bool is64, std::vector<msi_msg>& out) {
     const pnv_ioda_pe* pe = pe_of(dev);
