@@ -169,6 +169,25 @@ pnv_phb* kernel::pnv_phb_of(const pci_dev& dev) const {
     return nullptr;
 }
 
+int kernel::msi_setup(pci_dev& dev, unsigned count, u8 vector, bool is64, remapped_msi& out) {
+    out = remapped_msi{};
+    if (pnv_phb* phb = pnv_phb_of(dev)) {
+        out.count = count;
+        return phb->msi_setup(dev, count, vector, is64, out.msgs);
+    }
+    if (m_iommu_core) return m_iommu_core->msi_compose(dev, count, vector, 0, out);
+    // No IOMMU driver: __irq_msi_compose_msg (physical destination 0, fixed delivery, edge).
+    out.count = count;
+    for (unsigned i = 0; i < count; ++i) out.msgs.push_back({0xfee00000u, 0, u32(vector) + i});
+    return 0;
+}
+
+void kernel::msi_free(const pci_dev& dev, const remapped_msi& msi, u8 vector) {
+    if (pnv_phb* phb = pnv_phb_of(dev)) return phb->msi_free(vector, msi.count);
+    if (m_iommu_core && msi.index >= 0)
+        if (iommu_driver* d = m_iommu_core->driver_of(dev)) d->msi_free(msi);
+}
+
 iommu_table_group* kernel::table_group(int group) {
     for (auto& phb : m_pnv)
         if (pnv_ioda_pe* pe = phb->pe_of_group(group)) return pe;

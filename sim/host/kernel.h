@@ -95,6 +95,14 @@ public:
     bool tce_iommu() const { return !m_pnv.empty(); }
     // The PHB (kernel side) a device sits below; nullptr off powernv.
     pnv_phb* pnv_phb_of(const pci_dev& dev) const;
+
+    // The platform's MSI set-up for `count` vectors of dev starting at host vector `vector` (what
+    // pci_alloc_irq_vectors reaches through the MSI irq domain): on powernv PHB sources through OPAL; with
+    // an IOMMU driver its composition (remappable format under interrupt remapping); otherwise x86's
+    // compatibility format. is64: the device takes 64-bit message addresses. 0 or -errno.
+    int msi_setup(pci_dev& dev, unsigned count, u8 vector, bool is64, remapped_msi& out);
+    // Gives back what msi_setup took (IRTEs, PHB sources).
+    void msi_free(const pci_dev& dev, const remapped_msi& msi, u8 vector);
     pci_dev* find_mutable(const bdf& b) { return m_topo.find_dev(b); }
     pci_access& access() { return m_access; }
     kernel_log& mutable_log() { return m_log; }

@@ -428,12 +428,12 @@ void machine_session::phb_msi(const machine_step& m, host::pci_dev& dev, pci::dm
                                          pci::PCI_CAP_ID_MSI);
         if (!cap) return fail(out, fmt::format("{} has no MSI capability", dev.name()));
         const bool is64 = a.read16(dev, u16(cap + pci::PCI_MSI_FLAGS)) & pci::PCI_MSI_FLAGS_64BIT;
-        std::vector<host::msi_msg> msgs;
-        if (int rc = phb->msi_setup(dev, 1, u8(*m.vector), is64, msgs))
+        host::remapped_msi rm;
+        if (int rc = m_kernel->msi_setup(dev, 1, u8(*m.vector), is64, rm))
             return fail(out, fmt::format("setting up the MSI through OPAL: {}", errno_text(-rc)));
-        program_msi(dev, msgs[0]);
+        program_msi(dev, rm.msgs[0]);
         drv.send_msi(0);
-        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x} from OPAL", msgs[0].address(), msgs[0].data));
+        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x} from OPAL", rm.msgs[0].address(), rm.msgs[0].data));
     } else {
         send_forged_msi(drv, *m.msi_address, *m.msi_data);
     }

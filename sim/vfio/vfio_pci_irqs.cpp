@@ -470,24 +470,15 @@ int vfio_pci_irqs::msi_enable(unsigned nvec, bool is_msix) {
     const int first = m_router.alloc(blk);
     if (first < 0) return -ENOSPC;
     host::remapped_msi out;
-    host::iommu_core* core = m_kernel ? m_kernel->iommu() : nullptr;
-    auto* dev = const_cast<host::pci_dev*>(&m_dev);
-    host::pnv_phb* phb = m_kernel ? m_kernel->pnv_phb_of(m_dev) : nullptr;
-    if (phb) {
-        // powernv: the PHB's sources through OPAL (MSI-X addresses are 64-bit; MSI as the capability says).
+    if (m_kernel) {
+        // MSI-X addresses are 64-bit; MSI's as the capability says.
         const bool is64 = is_msix || (m_kernel->access().read16(m_dev, u16(m_config.msi_cap() + PCI_MSI_FLAGS)) &
                                       PCI_MSI_FLAGS_64BIT);
-        out.count = blk;
-        if (int rc = phb->msi_setup(m_dev, blk, u8(first), is64, out.msgs)) {
+        if (int rc = m_kernel->msi_setup(const_cast<host::pci_dev&>(m_dev), blk, u8(first), is64, out)) {
             m_router.free(first, blk);
             return rc;
         }
-    } else if (core) {
-        if (int rc = core->msi_compose(*dev, blk, u8(first), 0, out)) {
-            m_router.free(first, blk);
-            return rc;
-        }
-    } else {  // no IOMMU driver: x86 compatibility format (__irq_msi_compose_msg)
+    } else {  // no kernel (unit tests): x86 compatibility format (__irq_msi_compose_msg)
         out.count = blk;
         for (unsigned i = 0; i < blk; ++i) out.msgs.push_back({0xfee00000u, 0, u32(first) + i});
     }
@@ -508,11 +499,9 @@ int vfio_pci_irqs::msi_enable(unsigned nvec, bool is_msix) {
 void vfio_pci_irqs::msi_disable() {
     for (unsigned v = 0; v < m_ctx.size(); ++v) msi_set_vector(v, -1);
     program_msi(false);
-    if (m_kernel && m_kernel->iommu() && m_kernel->iommu()->driver_of(m_dev) && m_msi.index >= 0)
-        m_kernel->iommu()->driver_of(m_dev)->msi_free(m_msi);
+    if (m_kernel) m_kernel->msi_free(m_dev, m_msi, u8(m_first_vector));
     unsigned blk = 1;
     while (blk < m_ctx.size()) blk <<= 1;
-    if (host::pnv_phb* phb = m_kernel ? m_kernel->pnv_phb_of(m_dev) : nullptr) phb->msi_free(u8(m_first_vector), blk);
     m_router.free(m_first_vector, blk);
     m_first_vector = -1;
     m_msi = {};
