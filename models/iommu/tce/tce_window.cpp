@@ -1,14 +1,7 @@
 #include "models/iommu/tce/tce_window.h"
 
+#include "sim/core/bits.h"
 namespace iommusim::tce {
-
-namespace {
-unsigned ilog2(u64 v) {
-    unsigned s = 0;
-    while (v >>= 1) ++s;
-    return s;
-}
-} // namespace
 
 std::optional<std::string> tce_window::check() const {
     if (page_shift < 12 || page_shift > 34) return "IOMMU page shift must be 12..34 (4 KiB .. 16 GiB)";

@@ -1,5 +1,6 @@
 #include "sim/host/iommu/iommu_domain.h"
 
+#include "sim/core/bits.h"
 #include "sim/host/kernel_log.h"
 
 #include <cerrno>
@@ -8,7 +9,6 @@
 namespace iommusim::host {
 
 namespace {
-unsigned fls64(u64 v) { return 63u - unsigned(__builtin_clzll(v)); }  // v != 0
 unsigned ffs64(u64 v) { return unsigned(__builtin_ctzll(v)); }        // v != 0
 u64 genmask(unsigned hi) { return hi >= 63 ? ~0ull : (2ull << hi) - 1; }  // bits hi..0
 } // namespace
@@ -50,13 +50,13 @@ u64 iommu_domain::pgsize_bitmap() const {
 // iova|paddr and the remaining size, and how many of them to map before a larger page becomes usable.
 u64 iommu_domain::pgsize(u64 bitmap, u64 iova, u64 paddr, u64 size, u64& count) {
     const u64 addr_merge = paddr | iova;
-    u64 pgsizes = bitmap & genmask(fls64(size));
+    u64 pgsizes = bitmap & genmask(ilog2(size));
     if (addr_merge) pgsizes &= genmask(ffs64(addr_merge));
     if (!pgsizes) {  // the caller checked alignment against the smallest size; cannot happen
         count = 0;
         return 0;
     }
-    const unsigned idx = fls64(pgsizes);
+    const unsigned idx = ilog2(pgsizes);
     const u64 pg = 1ull << idx;
     const u64 bigger = bitmap & ~genmask(idx);
     if (bigger) {

@@ -1,5 +1,7 @@
 #include "sim/host/process/process_mm.h"
 
+#include "sim/core/bits.h"
+
 #include <algorithm>
 #include <cerrno>
 
@@ -15,11 +17,6 @@ constexpr unsigned huge_order = 9;  // 2 MiB in 4 KiB pages
 u64 align_down(u64 v, u64 a) { return v & ~(a - 1); }
 u64 align_up(u64 v, u64 a) { return (v + a - 1) & ~(a - 1); }
 bool page_aligned(u64 v) { return (v & (process_mm::page_size - 1)) == 0; }
-unsigned floor_log2(u64 v) {
-    unsigned r = 0;
-    while (v >>= 1) ++r;
-    return r;
-}
 } // namespace
 
 process_mm::process_mm(memory::page_allocator& phys, u64 memlock_limit, bool cap_ipc_lock)
@@ -133,7 +130,7 @@ int process_mm::fill_hole(const vma& v, u64 /*vstart*/, u64 a, u64 b) {
     if (ma >= mb) return small_pages(a, b);
     if (int err = small_pages(a, ma)) return err;
     for (u64 p = ma; p < mb;) {
-        unsigned order = std::min(floor_log2((mb - p) / page_size), memory::page_allocator::max_order);
+        unsigned order = std::min(ilog2((mb - p) / page_size), memory::page_allocator::max_order);
         std::optional<u64> pa;
         for (; order >= huge_order && !(pa = m_phys.alloc(order)); --order) {}
         if (!pa) {  // no 2 MiB block left: this chunk gets small pages

@@ -1,6 +1,7 @@
 #include "sim/host/drivers/tce/pnv_ioda_pe.h"
 
 #include "models/iommu/tce/phb.h"
+#include "sim/core/bits.h"
 #include "sim/host/drivers/tce/pnv_phb.h"
 #include "sim/host/kernel_log.h"
 
@@ -15,10 +16,6 @@ constexpr unsigned PAGE_SHIFT = 16;              // ppc64 with 64 KiB pages
 constexpr unsigned MAX_ORDER = 9;                // ARCH_FORCE_MAX_ORDER for PPC64 with 64 KiB pages
 constexpr unsigned POWERNV_IOMMU_DEFAULT_LEVELS = 2;
 constexpr unsigned POWERNV_IOMMU_MAX_LEVELS = 5;
-
-unsigned ilog2(u64 v) { return 63 - unsigned(__builtin_clzll(v)); }
-u64 rounddown_pow_of_two(u64 v) { return v ? u64(1) << ilog2(v) : 0; }
-u64 roundup_pow_of_two(u64 v) { return v <= 1 ? 1 : u64(1) << (ilog2(v - 1) + 1); }
 } // namespace
 
 pnv_ioda_pe::pnv_ioda_pe(pnv_phb& phb, unsigned pe_number) : m_phb(phb), m_pe(pe_number) {}
@@ -74,7 +71,7 @@ void pnv_ioda_pe::set_bypass(bool enable) {
 
 // pnv_pci_ioda2_get_table_size: the levels' bytes, twice (the hardware table and the userspace copy).
 u64 pnv_ioda_pe::get_table_size(unsigned page_shift, u64 window_size, unsigned levels) const {
-    if (!levels || levels > POWERNV_IOMMU_MAX_LEVELS || !window_size || (window_size & (window_size - 1))) return 0;
+    if (!levels || levels > POWERNV_IOMMU_MAX_LEVELS || !is_power_of_2(window_size)) return 0;
     const unsigned window_shift = ilog2(window_size);
     if (window_shift < page_shift) return 0;
     unsigned entries_shift = window_shift - page_shift;
