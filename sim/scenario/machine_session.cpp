@@ -19,7 +19,6 @@
 namespace iommusim::scenario {
 
 namespace {
-
 std::string errno_text(int e) {
     // The values are Linux's (asm-generic/errno-base.h); strerror gives the words.
     return e == 0 ? "0" : fmt::format("-{} ({})", e, std::strerror(e));
@@ -35,10 +34,6 @@ std::string route_name(pci::dma_route r) {
 }
 
 
-void fail(step_result& out, std::string message) {
-    out.passed = false;
-    out.messages.push_back(std::move(message));
-}
 
 } // namespace
 

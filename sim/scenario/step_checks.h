@@ -15,6 +15,12 @@ struct step_result {
     std::vector<std::string> messages;   // why it failed, or what it printed
 };
 
+// The step did not hold: why.
+inline void fail(step_result& out, std::string message) {
+    out.passed = false;
+    out.messages.push_back(std::move(message));
+}
+
 step_result check_step(const step& s, const group_result& r);
 
 } // namespace iommusim::scenario

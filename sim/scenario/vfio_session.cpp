@@ -29,10 +29,6 @@ constexpr u64 PAGE = 4096;
 
 std::string errno_text(long e) { return e == 0 ? "0" : fmt::format("-{} ({})", e, std::strerror(int(e))); }
 
-void fail(step_result& out, std::string message) {
-    out.passed = false;
-    out.messages.push_back(std::move(message));
-}
 } // namespace
 
 vfio_session::vfio_session(host::kernel& k, host::pci_host_ops& ops, const vfio_process_options& options)

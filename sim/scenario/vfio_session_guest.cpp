@@ -16,11 +16,6 @@
 namespace iommusim::scenario {
 
 namespace {
-void fail(step_result& out, std::string message) {
-    out.passed = false;
-    out.messages.push_back(std::move(message));
-}
-
 std::string hcall_name(long rc) {
     switch (rc) {
     case tce::H_SUCCESS: return "H_SUCCESS";

@@ -11,11 +11,6 @@
 namespace iommusim::scenario {
 
 namespace {
-void fail(step_result& out, std::string message) {
-    out.passed = false;
-    out.messages.push_back(std::move(message));
-}
-
 unsigned eeh_op_code(const std::string& a) {
     if (a == "disable") return VFIO_EEH_PE_DISABLE;
     if (a == "enable") return VFIO_EEH_PE_ENABLE;

@@ -56,22 +56,23 @@ u64 pnv_tce_table::read(u64 addr) const {
     return tce::load_be64(b);
 }
 
-void pnv_tce_table::write(u64 addr, u64 v) {
+void pnv_tce_table::write(u64 addr, u64 v) const {
     unsigned char b[8];
     tce::store_be64(b, v);
     m_ops.memory_write(addr, b, 8);
 }
 
-std::optional<u64> pnv_tce_table::entry(u64 idx, bool alloc) {
+// pnv_tce: down the indirect levels to the entry of table-relative index idx. A missing level is made by
+// `alloc` (nothing: the entry does not exist).
+template <class Alloc>
+std::optional<u64> pnv_tce_table::walk(u64 idx, Alloc&& alloc) const {
     u64 table = m_window.root;
     const unsigned shift = m_window.level_shift;
     for (unsigned level = m_window.levels - 1; level > 0; --level) {
-        const u64 n = (idx >> (level * shift)) & ((u64(1) << shift) - 1);
-        const u64 slot = table + n * 8;
+        const u64 slot = table + ((idx >> (level * shift)) & ((u64(1) << shift) - 1)) * 8;
         u64 v = read(slot);
         if (!v) {
-            if (!alloc) return std::nullopt;
-            const auto next = alloc_level();
+            const std::optional<u64> next = alloc();
             if (!next) return std::nullopt;
             v = tce::make_indirect(*next);
             write(slot, v);
@@ -79,6 +80,14 @@ std::optional<u64> pnv_tce_table::entry(u64 idx, bool alloc) {
         table = v & ~tce::TCE_PERM_MASK;
     }
     return table + (idx & ((u64(1) << shift) - 1)) * 8;
+}
+
+std::optional<u64> pnv_tce_table::entry(u64 idx, bool alloc) {
+    return walk(idx, [&]() -> std::optional<u64> { return alloc ? alloc_level() : std::nullopt; });
+}
+
+std::optional<u64> pnv_tce_table::find(u64 idx) const {
+    return walk(idx, []() -> std::optional<u64> { return std::nullopt; });
 }
 
 // pnv_tce_xchg with alloc = true (the IOMMU API path): clearing a never-written entry allocates nothing; a
@@ -105,7 +114,7 @@ long pnv_tce_table::xchg_no_kill(u64 index, u64& hpa, dma_direction& dir) {
 
 u64 pnv_tce_table::get(u64 index) const {
     if (index < offset() || index - offset() >= size()) return 0;
-    auto p = const_cast<pnv_tce_table*>(this)->entry(index - offset(), false);
+    const auto p = find(index - offset());
     return p ? read(*p) : 0;
 }
 

@@ -52,11 +52,14 @@ public:
 private:
     pnv_tce_table(pci_host_ops& ops, memory::page_allocator& pages, const tce::tce_window& w, u64 allocated_size);
     // pnv_tce: the address of the entry for table-relative index idx; nothing when a level is missing
-    // (and alloc is false) or cannot be allocated.
+    // (and alloc is false) or cannot be allocated. find: the same, never allocating.
     std::optional<u64> entry(u64 idx, bool alloc);
+    std::optional<u64> find(u64 idx) const;
+    template <class Alloc>
+    std::optional<u64> walk(u64 idx, Alloc&& alloc) const;
     std::optional<u64> alloc_level();
     u64 read(u64 addr) const;
-    void write(u64 addr, u64 v);
+    void write(u64 addr, u64 v) const; // memory is the kernel's, not the object's
 
     pci_host_ops& m_ops;
     memory::page_allocator& m_pages;
