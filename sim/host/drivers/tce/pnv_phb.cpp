@@ -160,8 +160,8 @@ void pnv_phb::setup_pe_seg(pnv_ioda_pe& pe, pci_bus& bus) {
                 }
             }
         }
-        // A PE that spans its subtree owns its children's windows too (the bridges' windows hold exactly the
-        // BARs below them).
+        // A PE that spans its subtree owns its bridges' windows too; here the BARs below them stand for the
+        // windows (see the TCE README's compliance notes).
         if (pe.all && dev->subordinate) setup_pe_seg(pe, *dev->subordinate);
     }
 }
@@ -192,8 +192,11 @@ void pnv_phb::dma_dev_setup(pci_dev& dev, iommu_groups& groups) {
     if (!pe->dma_setup_done && !pci_is_bridge(dev) && pe->setup_dma()) {
         iommu_group& g = groups.alloc_group();
         pe->group = g.id;
-        g.pe = pe_dma_info{pe->tce32_start, pe->tce32_size, tce::largest_page_shift(pe->pgsizes, 16), pe->pgsizes,
-                           pe->max_dynamic_windows_supported, true, pe->get_table_size(12, pe->tce32_size, 1)};
+        // The default window's TCE size; v2's first MAP_DMA charges a 4 KiB-TCE, one-level table over tce32
+        // (tce_iommu_create_default_window).
+        const unsigned shift = pe->tables[0] ? pe->tables[0]->page_shift() : 12;
+        g.pe = pe_dma_info{pe->tce32_start, pe->tce32_size, shift, pe->pgsizes, pe->max_dynamic_windows_supported,
+                           true, pe->get_table_size(12, pe->tce32_size, 1)};
         m_group_of_pe[pe->number()] = &g;
     }
     if (iommu_group* g = m_group_of_pe[pe->number()]) {
@@ -207,7 +210,7 @@ void pnv_phb::dma_dev_setup(pci_dev& dev, iommu_groups& groups) {
         groups.add_device(*g, dev,
                           fmt::format("{}: PE#{:x} of PHB#{:x} (domain{}-pe{:x}) is {}: one IOMMU group per "
                                       "Partitionable Endpoint",
-                                      dev.name(), pe->number(), m_global, m_root.segment, pe->number(), span));
+                                      dev.name(), pe->number(), m_global, m_global, pe->number(), span));
     }
 }
 
@@ -228,7 +231,6 @@ bool pnv_phb::write_tce_kill(u64 value) {
     m_ops.mmio_write(m_info.regs + tce::PHB_TCE_KILL, 8, __builtin_bswap64(value));
     return true;
 }
-
 
 int pnv_phb::msi_setup(const pci_dev& dev, unsigned count, u8 first_vector, bool is64, std::vector<msi_msg>& out) {
     const pnv_ioda_pe* pe = pe_of(dev);
