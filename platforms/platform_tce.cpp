@@ -16,19 +16,18 @@ namespace {
 
 // The host bridge's downstream checks through the PHB: MMIO by PCI address (1:1 with the CPU address on
 // this platform), config requests by the target's RID.
-pci::downstream_gate phb_gate(tce::phb_iommu& unit, u8 root_bus) {
+pci::downstream_gate phb_gate(tce::phb_iommu& unit) {
     using verdict = pci::downstream_gate::verdict;
     pci::downstream_gate g;
-    g.check = [&unit, root_bus](const tlmx::pci_extension& ext, u64 addr, unsigned len, bool write,
-                                sc_core::sc_time& delay) {
+    g.check = [&unit](const tlmx::pci_extension& ext, u64 addr, unsigned len, bool write, sc_core::sc_time& delay) {
         if (ext.request == tlmx::pci_request::memory) {
             const tce::mmio_verdict v = unit.mmio_check(addr, len, write, delay);
             if (v.what == tce::mmio_verdict::kind::all_ones) return verdict::all_ones;
             if (v.what == tce::mmio_verdict::kind::dropped) return verdict::drop;
             return verdict::forward;
         }
-        // Config: the bus number decides the RID (type 0 on the root bus).
-        const u16 rid = u16((ext.bus ? ext.bus : root_bus) << 8 | ext.devfn);
+        // Config: the target's bus and devfn are the RID whose PE an injected config error belongs to.
+        const u16 rid = u16(ext.bus << 8 | ext.devfn);
         return unit.cfg_check(rid, ext.reg, write, delay) ? verdict::forward : verdict::all_ones;
     };
     g.failed = [&unit](const tlmx::pci_extension&, u64 addr) { unit.mmio_error(addr); };
@@ -60,7 +59,7 @@ void platform::build_phbs() {
             throw input_error(m_desc.source, "/params/tce" + e.location(), label + ": " + e.message());
         }
         rc.host_bridge->set_default_upstream(unit->dma);
-        rc.host_bridge->set_downstream_gate(phb_gate(*unit, rc.bus_start));
+        rc.host_bridge->set_downstream_gate(phb_gate(*unit));
         unit->out.bind(m_dma_bus->target);
         unit->engine.mem.bind(m_dma_bus->target);
         const unsigned port = m_router->connect(unit->regs);

@@ -394,12 +394,23 @@ void machine_session::send_forged_msi(pci::dma_engine_driver& drv, u64 address, 
     drv.run(op);
 }
 
-// Writes a composed message into the device's MSI capability and enables it (pci_msi_domain_write_msg +
-// enable), as the kernel does for the device's driver.
-void machine_session::program_msi(host::pci_dev& dev, const host::msi_msg& msg) {
+// What the kernel does for the device's driver: the platform's MSI set-up (kernel::msi_setup: OPAL on
+// powernv, remapped when the IOMMU remaps interrupts), the message into the MSI capability and enable
+// (pci_msi_domain_write_msg); then the device signals. False (and the step failed) when any of it fails.
+bool machine_session::send_kernel_msi(host::pci_dev& dev, u8 vector, pci::dma_engine_driver& drv, step_result& out) {
     auto& a = m_kernel->access();
     const u8 cap = a.find_capability(dev.address().segment, dev.address().bus, dev.devfn, dev.hdr_type, pci::PCI_CAP_ID_MSI);
+    if (!cap) {
+        fail(out, fmt::format("{} has no MSI capability", dev.name()));
+        return false;
+    }
     const u16 flags = a.read16(dev, u16(cap + pci::PCI_MSI_FLAGS));
+    host::remapped_msi rm;
+    if (const int rc = m_kernel->msi_setup(dev, 1, vector, flags & pci::PCI_MSI_FLAGS_64BIT, rm); rc || rm.msgs.empty()) {
+        fail(out, fmt::format("setting up the MSI: {}", errno_text(-rc)));
+        return false;
+    }
+    const host::msi_msg& msg = rm.msgs[0];
     a.write32(dev, u16(cap + pci::PCI_MSI_ADDRESS_LO), msg.address_lo);
     u16 data_reg = u16(cap + 8);
     if (flags & pci::PCI_MSI_FLAGS_64BIT) {
@@ -408,6 +419,10 @@ void machine_session::program_msi(host::pci_dev& dev, const host::msi_msg& msg) 
     }
     a.write16(dev, data_reg, u16(msg.data));
     a.write16(dev, u16(cap + pci::PCI_MSI_FLAGS), u16((flags & ~pci::PCI_MSI_FLAGS_QSIZE) | pci::PCI_MSI_FLAGS_ENABLE));
+    drv.send_msi(0);
+    out.messages.push_back(fmt::format("MSI message {:#x}/{:#x}{}", msg.address(), msg.data,
+                                       rm.index >= 0 ? fmt::format(" (IRTE {})", rm.index) : ""));
+    return true;
 }
 
 // POWER: the kernel's message comes from OPAL for the device's PE; the PHB passes an MSI on only when the
@@ -418,17 +433,7 @@ void machine_session::phb_msi(const machine_step& m, host::pci_dev& dev, pci::dm
     const size_t before = p.phb_interrupts().size();
     auto rejected_before = p.phb_of_root(phb->global_number())->stats().msi_rejected;
     if (m.vector) {
-        auto& a = m_kernel->access();
-        const u8 cap = a.find_capability(dev.address().segment, dev.address().bus, dev.devfn, dev.hdr_type,
-                                         pci::PCI_CAP_ID_MSI);
-        if (!cap) return fail(out, fmt::format("{} has no MSI capability", dev.name()));
-        const bool is64 = a.read16(dev, u16(cap + pci::PCI_MSI_FLAGS)) & pci::PCI_MSI_FLAGS_64BIT;
-        host::remapped_msi rm;
-        if (int rc = m_kernel->msi_setup(dev, 1, u8(*m.vector), is64, rm))
-            return fail(out, fmt::format("setting up the MSI through OPAL: {}", errno_text(-rc)));
-        program_msi(dev, rm.msgs[0]);
-        drv.send_msi(0);
-        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x} from OPAL", rm.msgs[0].address(), rm.msgs[0].data));
+        if (!send_kernel_msi(dev, u8(*m.vector), drv, out)) return;
     } else {
         send_forged_msi(drv, *m.msi_address, *m.msi_data);
     }
@@ -461,20 +466,8 @@ void machine_session::msi(const machine_step& m, step_result& out) {
     m_device_interrupts.clear();
     std::optional<u8> want_vector;
     if (m.vector) {
-        // What the kernel does for the device's driver: compose the message (remapped when the IOMMU
-        // remaps interrupts) and program the MSI capability (pci_msi_domain_write_msg + enable).
-        host::remapped_msi rm;
-        if (!m_kernel->iommu()) return fail(out, "no IOMMU core to compose the MSI message");
-        const int rc = m_kernel->iommu()->msi_compose(*dev, 1, u8(*m.vector), 0, rm);
-        if (rc || rm.msgs.empty()) return fail(out, fmt::format("composing the MSI message: {}", errno_text(-rc)));
-        auto& a = m_kernel->access();
-        if (!a.find_capability(dev->address().segment, dev->address().bus, dev->devfn, dev->hdr_type, pci::PCI_CAP_ID_MSI))
-            return fail(out, fmt::format("{} has no MSI capability", dev->name()));
-        program_msi(*dev, rm.msgs[0]);
-        drv.send_msi(0);
+        if (!send_kernel_msi(*dev, u8(*m.vector), drv, out)) return;
         want_vector = u8(*m.vector);
-        out.messages.push_back(fmt::format("MSI message {:#x}/{:#x}{}", rm.msgs[0].address(), rm.msgs[0].data,
-                                           rm.index >= 0 ? fmt::format(" (IRTE {})", rm.index) : ""));
     } else {
         send_forged_msi(drv, *m.msi_address, *m.msi_data);
     }

@@ -7,7 +7,6 @@
 #pragma once
 #include "models/intc/msi_controller.h"
 #include "models/pci/dma_engine_driver.h"
-#include "sim/host/iommu/iommu_types.h"
 #include "sim/scenario/group_result.h"
 #include "sim/scenario/iommu_monitor.h"
 #include "sim/scenario/scenario.h"
@@ -59,7 +58,7 @@ private:
     void dma(const machine_step& m, step_result& out);
     void msi(const machine_step& m, step_result& out);
     void phb_msi(const machine_step& m, host::pci_dev& dev, pci::dma_engine_driver& drv, step_result& out);
-    void program_msi(host::pci_dev& dev, const host::msi_msg& msg);
+    bool send_kernel_msi(host::pci_dev& dev, u8 vector, pci::dma_engine_driver& drv, step_result& out);
     static void send_forged_msi(pci::dma_engine_driver& drv, u64 address, u32 data);
     void inject(const machine_step& m, step_result& out);
     void expect_fault(const machine_step& m, step_result& out);
