@@ -13,7 +13,7 @@ namespace iommusim::host {
 
 namespace {
 constexpr unsigned PAGE_SHIFT = 16;              // ppc64 with 64 KiB pages
-constexpr unsigned MAX_ORDER = 9;                // ARCH_FORCE_MAX_ORDER for PPC64 with 64 KiB pages
+constexpr unsigned MAX_ORDER = 9; // v6.1 ARCH_FORCE_MAX_ORDER default for PPC64 with 64 KiB pages (6.4: 8, redefined)
 constexpr unsigned POWERNV_IOMMU_DEFAULT_LEVELS = 2;
 constexpr unsigned POWERNV_IOMMU_MAX_LEVELS = 5;
 } // namespace
